@@ -22,6 +22,7 @@ from stocksync.domain.model import (
     Warehouse,
 )
 
+
 @dataclass(frozen=True, slots=True)
 class StockView:
     """What the formula may read: the tenant's warehouses and the stock rows it needs."""
@@ -108,11 +109,16 @@ def usable_warehouses(
     return kept
 
 
+def _is_id(token: str) -> bool:
+    """Plain ASCII digits with an optional minus (int() would also take "1_0" or "١")."""
+    digits = token[1:] if token.startswith("-") else token
+    return digits.isascii() and digits.isdigit()
+
+
 def _drop_reason(token: str, kept: list[int], warehouses: Mapping[int, Warehouse]) -> str:
-    try:
-        wid = int(token)
-    except ValueError:
+    if not _is_id(token):
         return "not a warehouse id"
+    wid = int(token)
     if wid in kept:
         return "duplicate"
     found = warehouses.get(wid)
