@@ -40,6 +40,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 _server_engines: dict[str, Engine] = {}
 _server_errors: dict[str, str] = {}
 _counter = itertools.count()
+_created: list[tuple[str, str]] = []
 
 
 def _worker_id(config: pytest.Config) -> str:
@@ -47,9 +48,11 @@ def _worker_id(config: pytest.Config) -> str:
 
 
 def _create_worker_database(backend: str, worker: str) -> str:
-    """(Re)create this worker's database on a server and return its URL."""
+    """Create this worker's database on a server and return its URL."""
     admin_url = make_url(resolve_url(SERVER_URLS[backend]))
-    name = f"stocksync_test_{worker}"
+    # One database per worker process, so concurrent test runs never share one.
+    name = f"stocksync_test_{worker}_{os.getpid()}"
+    _created.append((backend, name))
     admin = make_engine(admin_url.render_as_string(hide_password=False))
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if backend == "postgresql":
@@ -121,3 +124,19 @@ def sid() -> str:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for eng in _server_engines.values():
         eng.dispose()
+    for backend, name in _created:
+        _drop_database(backend, name)
+
+
+def _drop_database(backend: str, name: str) -> None:
+    admin = make_engine(SERVER_URLS[backend])
+    try:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if backend == "postgresql":
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            else:
+                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    except Exception:  # the run is over; a leftover database is harmless
+        pass
+    finally:
+        admin.dispose()

@@ -4,7 +4,7 @@ from sqlalchemy import Engine, select
 
 from stocksync.db import migrate
 from stocksync.db.engine import write_tx
-from stocksync.db.schema import warehouse, spec, stock
+from stocksync.db.schema import spec, stock, warehouse
 from stocksync.db.tenants import ensure_tenant
 
 
@@ -24,6 +24,7 @@ def test_quantities_stay_exact_decimals(engine: Engine, sid: str) -> None:
             )
         )
     with engine.connect() as conn:
-        row = conn.execute(select(stock.c.stock_num, stock.c.order_num).where(stock.c.tenant_id == tid)).one()
+        query = select(stock.c.stock_num, stock.c.order_num).where(stock.c.tenant_id == tid)
+        row = conn.execute(query).one()
     assert row.stock_num + row.order_num == Decimal("0.3")
     assert str(row.stock_num) == "0.1000"

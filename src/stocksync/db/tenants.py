@@ -21,3 +21,8 @@ def ensure_tenant(conn: Connection, sid: str) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
+
+
+def list_sids(conn: Connection) -> list[str]:
+    """Every seller in this database, sorted."""
+    return list(conn.execute(select(tenant.c.sid).order_by(tenant.c.sid)).scalars())
