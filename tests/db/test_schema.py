@@ -19,8 +19,12 @@ def test_quantities_stay_exact_decimals(engine: Engine, sid: str) -> None:
         conn.execute(spec.insert().values(tenant_id=tid, spec_id=1, spec_no="s"))
         conn.execute(
             stock.insert().values(
-                tenant_id=tid, spec_id=1, warehouse_id=1, rec_id=1,
-                stock_num=Decimal("0.1"), order_num=Decimal("0.2"),
+                tenant_id=tid,
+                spec_id=1,
+                warehouse_id=1,
+                rec_id=1,
+                stock_num=Decimal("0.1"),
+                order_num=Decimal("0.2"),
             )
         )
     with engine.connect() as conn:
@@ -28,3 +32,14 @@ def test_quantities_stay_exact_decimals(engine: Engine, sid: str) -> None:
         row = conn.execute(query).one()
     assert row.stock_num + row.order_num == Decimal("0.3")
     assert str(row.stock_num) == "0.1000"
+
+
+def test_migrations_create_exactly_the_declared_schema(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from stocksync.db.schema import metadata
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []

@@ -8,6 +8,8 @@ counts seconds since 2012-01-01 00:00 China time as the flagship protocol does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -46,7 +48,7 @@ def _flag(name: str) -> Column[bool]:
     return Column(name, Boolean, nullable=False, server_default=false())
 
 
-def _qty(name: str, default: str = "0") -> Column[object]:
+def _qty(name: str, default: str = "0") -> Column[Any]:
     return Column(name, Qty(), nullable=False, server_default=text(default))
 
 
@@ -210,7 +212,8 @@ shop = Table(
     _tenant_fk("shop"),
 )
 
-def _rule_param_columns(prefix: str = "") -> list[Column[object]]:
+
+def _rule_param_columns(prefix: str = "") -> list[Column[Any]]:
     return [
         _str(f"{prefix}warehouse_list", 1024),
         Column(f"{prefix}stock_flag", Integer, nullable=False, server_default="0"),
@@ -284,6 +287,7 @@ listing = Table(
     UniqueConstraint("tenant_id", "shop_id", "goods_id", "spec_id"),
     Index("ix_api_goods_spec_match", "tenant_id", "match_target_type", "match_target_id"),
     Index("ix_api_goods_spec_code", "tenant_id", "match_code"),
+    Index("ix_api_goods_spec_rule", "tenant_id", "rule_id"),
     Index("ix_api_goods_spec_wait", "tenant_id", "is_stock_changed", "disable_syn_until", "rec_id"),
     _tenant_fk("api_goods_spec"),
 )

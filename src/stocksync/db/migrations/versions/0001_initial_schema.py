@@ -81,6 +81,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("api_goods_spec", schema=None) as batch_op:
         batch_op.create_index("ix_api_goods_spec_code", ["tenant_id", "match_code"], unique=False)
+        batch_op.create_index("ix_api_goods_spec_rule", ["tenant_id", "rule_id"], unique=False)
         batch_op.create_index(
             "ix_api_goods_spec_match",
             ["tenant_id", "match_target_type", "match_target_id"],
@@ -414,6 +415,7 @@ def downgrade() -> None:
     with op.batch_alter_table("api_goods_spec", schema=None) as batch_op:
         batch_op.drop_index("ix_api_goods_spec_wait")
         batch_op.drop_index("ix_api_goods_spec_match")
+        batch_op.drop_index("ix_api_goods_spec_rule")
         batch_op.drop_index("ix_api_goods_spec_code")
 
     op.drop_table("api_goods_spec")
