@@ -40,6 +40,11 @@ metadata = MetaData(
 )
 
 
+#: On MariaDB/MySQL: utf8mb4 with a binary collation, so merchant codes and names compare exactly
+#: (case- and trailing-space-sensitive) as they do on SQLite and PostgreSQL.
+MYSQL_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
 def _tenant_fk(table: str) -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name=f"fk_{table}_tenant")
 
@@ -61,6 +66,7 @@ tenant = Table(
     metadata,
     Column("tenant_id", Integer, primary_key=True, autoincrement=True),
     Column("sid", String(64), nullable=False, unique=True),
+    **MYSQL_OPTIONS,
 )
 
 app = Table(
@@ -74,6 +80,7 @@ app = Table(
     Column("rate_limit", Integer, nullable=True),  # calls per minute; NULL = unlimited
     PrimaryKeyConstraint("tenant_id", "app_key"),
     _tenant_fk("app"),
+    **MYSQL_OPTIONS,
 )
 
 warehouse = Table(
@@ -90,6 +97,7 @@ warehouse = Table(
     PrimaryKeyConstraint("tenant_id", "warehouse_id"),
     UniqueConstraint("tenant_id", "warehouse_no"),
     _tenant_fk("warehouse"),
+    **MYSQL_OPTIONS,
 )
 
 brand = Table(
@@ -100,6 +108,7 @@ brand = Table(
     _str("brand_name", 128),
     PrimaryKeyConstraint("tenant_id", "brand_id"),
     _tenant_fk("goods_brand"),
+    **MYSQL_OPTIONS,
 )
 
 goods_class = Table(
@@ -111,6 +120,7 @@ goods_class = Table(
     Column("parent_id", Integer, nullable=False, server_default="-1"),
     PrimaryKeyConstraint("tenant_id", "class_id"),
     _tenant_fk("goods_class"),
+    **MYSQL_OPTIONS,
 )
 
 goods = Table(
@@ -126,6 +136,7 @@ goods = Table(
     PrimaryKeyConstraint("tenant_id", "goods_id"),
     UniqueConstraint("tenant_id", "goods_no"),
     _tenant_fk("goods_goods"),
+    **MYSQL_OPTIONS,
 )
 
 spec = Table(
@@ -148,6 +159,7 @@ spec = Table(
     PrimaryKeyConstraint("tenant_id", "spec_id"),
     UniqueConstraint("tenant_id", "spec_no"),
     _tenant_fk("goods_spec"),
+    **MYSQL_OPTIONS,
 )
 
 suite = Table(
@@ -165,6 +177,7 @@ suite = Table(
     PrimaryKeyConstraint("tenant_id", "suite_id"),
     UniqueConstraint("tenant_id", "suite_no"),
     _tenant_fk("goods_suite"),
+    **MYSQL_OPTIONS,
 )
 
 suite_detail = Table(
@@ -177,6 +190,7 @@ suite_detail = Table(
     PrimaryKeyConstraint("tenant_id", "suite_id", "spec_id"),
     Index("ix_goods_suite_detail_spec", "tenant_id", "spec_id"),
     _tenant_fk("goods_suite_detail"),
+    **MYSQL_OPTIONS,
 )
 
 stock = Table(
@@ -195,6 +209,7 @@ stock = Table(
     UniqueConstraint("tenant_id", "rec_id"),
     Index("ix_stock_spec_modified", "tenant_id", "modified"),
     _tenant_fk("stock_spec"),
+    **MYSQL_OPTIONS,
 )
 
 shop = Table(
@@ -210,6 +225,7 @@ shop = Table(
     PrimaryKeyConstraint("tenant_id", "shop_id"),
     UniqueConstraint("tenant_id", "shop_no"),
     _tenant_fk("shop"),
+    **MYSQL_OPTIONS,
 )
 
 
@@ -243,6 +259,7 @@ rule = Table(
     Column("modified", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("tenant_id", "rec_id"),
     _tenant_fk("cfg_stock_sync_rule"),
+    **MYSQL_OPTIONS,
 )
 
 listing = Table(
@@ -290,6 +307,7 @@ listing = Table(
     Index("ix_api_goods_spec_rule", "tenant_id", "rule_id"),
     Index("ix_api_goods_spec_wait", "tenant_id", "is_stock_changed", "disable_syn_until", "rec_id"),
     _tenant_fk("api_goods_spec"),
+    **MYSQL_OPTIONS,
 )
 
 custom_rule = Table(
@@ -300,6 +318,7 @@ custom_rule = Table(
     *_rule_param_columns(),
     PrimaryKeyConstraint("tenant_id", "rec_id"),
     _tenant_fk("api_goods_spec_custom_rule"),
+    **MYSQL_OPTIONS,
 )
 
 sync_record = Table(
@@ -319,4 +338,5 @@ sync_record = Table(
     Column("result", Text, nullable=False),
     Index("ix_api_stock_sync_record_listing", "tenant_id", "listing_id", "record_id"),
     _tenant_fk("api_stock_sync_record"),
+    **MYSQL_OPTIONS,
 )

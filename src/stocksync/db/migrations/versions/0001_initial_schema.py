@@ -26,6 +26,8 @@ def upgrade() -> None:
         sa.Column("sid", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_tenant")),
         sa.UniqueConstraint("sid", name=op.f("uq_tenant_sid")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "api_goods_spec",
@@ -78,6 +80,8 @@ def upgrade() -> None:
             "spec_id",
             name=op.f("uq_api_goods_spec_tenant_id_shop_id_goods_id_spec_id"),
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("api_goods_spec", schema=None) as batch_op:
         batch_op.create_index("ix_api_goods_spec_code", ["tenant_id", "match_code"], unique=False)
@@ -117,6 +121,8 @@ def upgrade() -> None:
             ["tenant_id"], ["tenant.tenant_id"], name="fk_api_goods_spec_custom_rule_tenant"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "rec_id", name=op.f("pk_api_goods_spec_custom_rule")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "api_stock_sync_record",
@@ -138,6 +144,8 @@ def upgrade() -> None:
             ["tenant_id"], ["tenant.tenant_id"], name="fk_api_stock_sync_record_tenant"
         ),
         sa.PrimaryKeyConstraint("record_id", name=op.f("pk_api_stock_sync_record")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("api_stock_sync_record", schema=None) as batch_op:
         batch_op.create_index(
@@ -156,6 +164,8 @@ def upgrade() -> None:
         sa.Column("rate_limit", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_app_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "app_key", name=op.f("pk_app")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "cfg_stock_sync_rule",
@@ -190,6 +200,8 @@ def upgrade() -> None:
             ["tenant_id"], ["tenant.tenant_id"], name="fk_cfg_stock_sync_rule_tenant"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "rec_id", name=op.f("pk_cfg_stock_sync_rule")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_brand",
@@ -198,6 +210,8 @@ def upgrade() -> None:
         sa.Column("brand_name", sa.String(length=128), server_default="", nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_goods_brand_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "brand_id", name=op.f("pk_goods_brand")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_class",
@@ -207,6 +221,8 @@ def upgrade() -> None:
         sa.Column("parent_id", sa.Integer(), server_default="-1", nullable=False),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_goods_class_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "class_id", name=op.f("pk_goods_class")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_goods",
@@ -222,6 +238,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "tenant_id", "goods_no", name=op.f("uq_goods_goods_tenant_id_goods_no")
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_spec",
@@ -244,6 +262,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_goods_spec_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "spec_id", name=op.f("pk_goods_spec")),
         sa.UniqueConstraint("tenant_id", "spec_no", name=op.f("uq_goods_spec_tenant_id_spec_no")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_suite",
@@ -261,6 +281,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "tenant_id", "suite_no", name=op.f("uq_goods_suite_tenant_id_suite_no")
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "goods_suite_detail",
@@ -274,6 +296,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "tenant_id", "suite_id", "spec_id", name=op.f("pk_goods_suite_detail")
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("goods_suite_detail", schema=None) as batch_op:
         batch_op.create_index("ix_goods_suite_detail_spec", ["tenant_id", "spec_id"], unique=False)
@@ -290,6 +314,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_shop_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "shop_id", name=op.f("pk_shop")),
         sa.UniqueConstraint("tenant_id", "shop_no", name=op.f("uq_shop_tenant_id_shop_no")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "stock_spec",
@@ -365,6 +391,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.tenant_id"], name="fk_stock_spec_tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "spec_id", "warehouse_id", name=op.f("pk_stock_spec")),
         sa.UniqueConstraint("tenant_id", "rec_id", name=op.f("uq_stock_spec_tenant_id_rec_id")),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("stock_spec", schema=None) as batch_op:
         batch_op.create_index("ix_stock_spec_modified", ["tenant_id", "modified"], unique=False)
@@ -384,6 +412,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "tenant_id", "warehouse_no", name=op.f("uq_warehouse_tenant_id_warehouse_no")
         ),
+        mysql_charset="utf8mb4",
+        mysql_collate="utf8mb4_bin",
     )
     # ### end Alembic commands ###
 
