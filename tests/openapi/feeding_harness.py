@@ -17,7 +17,6 @@ from stocksync.client import ApiError, Client
 from stocksync.db import schema
 from stocksync.db.engine import read_tx, write_tx
 from stocksync.openapi.app import create_openapi_app
-from stocksync.openapi.feeding import register_feeding
 from stocksync.openapi.methods import Database, build_registry
 from stocksync.openapi.ports import AppCredential
 from stocksync.openapi.testing import AsgiTransport
@@ -38,8 +37,6 @@ class Feed:
             )
         self.database = Database(engine)
         self.registry = registry = build_registry(self.database)
-        if "goods.Goods.push" not in registry:  # the lead may wire it into build_registry
-            register_feeding(registry, self.database)
         self.transport = AsgiTransport(create_openapi_app(registry, DbCredentialStore(engine)))
         self.client = Client("http://stocksync.test", sid, KEY, f"{SECRET}:{SALT}",
                              transport=self.transport)  # fmt: skip
