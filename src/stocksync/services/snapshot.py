@@ -105,7 +105,9 @@ def import_snapshot(
     try:
         opener = open_document(source)
         with write_tx(engine) as conn, _big_cache(conn):
-            return _Importer(conn, opener, now, progress).run()
+            report = _Importer(conn, opener, now, progress).run()
+        _refresh_statistics(engine, report)
+        return report
     except DocumentError as exc:
         raise SnapshotInvalid([str(exc)]) from None
     except (IntegrityError, DataError) as exc:  # a conflict the checks did not foresee
@@ -113,6 +115,20 @@ def import_snapshot(
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+#: From this many created listings on, PostgreSQL statistics are refreshed after the import.
+ANALYZE_FROM = 10_000
+
+
+def _refresh_statistics(engine: Engine, report: ImportReport) -> None:
+    """After a bulk load on PostgreSQL, ANALYZE so the planner knows the new table sizes at once
+    (until autovacuum runs it believes a million-listing table has a few hundred rows)."""
+    if engine.dialect.name != "postgresql" or report.created.get("listings", 0) < ANALYZE_FROM:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("api_goods_spec", "stock_spec", "goods_spec", "goods_suite_detail"):
+            conn.exec_driver_sql(f"ANALYZE {table}")
 
 
 @contextmanager
