@@ -138,6 +138,9 @@ def _lease(conn: Connection, tid: int, ids: list[int], until: int) -> None:
         chosen = listing.c.rec_id.in_(ids)
     conn.execute(
         update(listing)
+        # MariaDB may plan this as a full scan that locks rows outside `ids`, and deadlock
+        # with an ack holding one of them; the primary key keeps the locks to `ids`.
+        .with_hint("FORCE INDEX (PRIMARY)", dialect_name="mysql")
         .where(listing.c.tenant_id == tid, chosen)
         .values(
             disable_syn_until=until,
