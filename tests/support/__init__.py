@@ -1,0 +1,1 @@
+"""Helpers for the tests that run real processes: a server subprocess, loop clients, DB probes."""
