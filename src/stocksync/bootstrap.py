@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.engine import make_url
 
 from stocksync.db.engine import make_engine, resolve_url
 from stocksync.db.schema import app as app_table
@@ -21,6 +22,7 @@ from stocksync.openapi.ports import AppCredential
 _log = logging.getLogger("stocksync")
 #: Credentials kept in memory at most; past it the cache starts again empty.
 _MAX_CACHED = 10_000
+_SQLITE_STATEMENTS = 1024
 
 
 def _env_int(name: str, default: int | None, *, zero_ok: bool = False) -> int | None:
@@ -147,7 +149,7 @@ class ServerApp:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> ServerApp:
     """The open-API ASGI app over the database named by `settings` (or the given engine)."""
     settings = settings or Settings.from_env()
-    database = Database(engine or make_engine(settings.db_url))
+    database = Database(engine or _server_engine(settings.db_url))
     api = create_openapi_app(
         build_registry(database, lease=settings.lease),
         DbCredentialStore(database.engine, ttl=settings.credential_ttl),
@@ -158,6 +160,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return ServerApp(api, database, owns_engine=engine is None)
 
 
+def _server_engine(url: str) -> Engine:
+    """The server's engine. On SQLite each connection keeps up to `_SQLITE_STATEMENTS`
+    prepared statements (the driver's default is 128): calcStock's stock query has one shape
+    per count of specs and warehouses and per rule mask, and a statement prepared again costs
+    more than the read itself."""
+    if make_url(resolve_url(url)).get_backend_name() == "sqlite":
+        return make_engine(url, connect_args={"cached_statements": _SQLITE_STATEMENTS})
+    return make_engine(url)
+
+
 def create_app_from_env() -> ServerApp:
     """Factory for uvicorn worker processes: settings come from the environment."""
     return create_app(Settings.from_env())
@@ -165,7 +177,13 @@ def create_app_from_env() -> ServerApp:
 
 def serve(db_url: str, *, host: str, port: int, workers: int = 1) -> None:
     """Run the open API under uvicorn; with `workers` > 1 each worker process builds its own
-    app from the environment (`create_app_from_env`) and they share the listening socket."""
+    app from the environment (`create_app_from_env`) and they share the listening socket.
+
+    The settings suit the open API's small signed one-shot calls: the C HTTP parser and event
+    loop (both pinned dependencies), no access log, no `server` or `date` header, no proxy
+    header rewriting (the app never reads the client address) and no WebSocket support (the
+    protocol has none); each would cost a few µs per call.
+    """
     import uvicorn
 
     os.environ["STOCKSYNC_DB"] = db_url
@@ -176,7 +194,13 @@ def serve(db_url: str, *, host: str, port: int, workers: int = 1) -> None:
         host=host,
         port=port,
         workers=workers if workers > 1 else None,
+        http="httptools",
+        loop="uvloop",
+        ws="none",
+        lifespan="on",
         access_log=False,
         server_header=False,
+        date_header=False,
+        proxy_headers=False,
         log_level="info",
     )

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Connection, Engine, update
+from sqlalchemy import Connection, Engine, Table, update
 
 from builders import (
     add_custom_rule,
@@ -20,7 +20,7 @@ from builders import (
     settle,
 )
 from stocksync.db.engine import read_tx, write_tx
-from stocksync.db.schema import listing
+from stocksync.db.schema import custom_rule, listing, rule, stock, warehouse
 from stocksync.db.tenants import ensure_tenant
 from stocksync.domain.errors import BusinessError
 from stocksync.services.calc import calc_listing, explain_listing
@@ -275,3 +275,76 @@ def test_explain_listing_reports_errors_instead_of_raising(world: tuple[Engine, 
     assert missing.error == "平台货品不存在"
     assert disabled.error == "货品id:g103规格Id:s103 已停用或者未开启同步"
     assert disabled.resolution.rule_id == 7
+
+
+# ---------------------------------------------------------------- the lean path stays exact
+
+
+def _update(
+    world: tuple[Engine, int], table: Table, key: str, key_value: int, **values: object
+) -> None:
+    engine, tid = world
+    with write_tx(engine) as conn:
+        stmt = update(table).where(table.c.tenant_id == tid, table.c[key] == key_value)
+        conn.execute(stmt.values(**values))
+
+
+def test_a_changed_rule_is_read_again_never_served_from_the_cache(
+    world: tuple[Engine, int],
+) -> None:
+    assert _calc(world, 100)["syn_stock"] == 4  # floor(8 * 50 / 100 + 0.5)
+    _update(world, rule, "rec_id", 7, percent=100, plus_value=0, rule_no="R7b")
+    record = _calc(world, 100)
+    assert record["syn_stock"] == 8 and record["stock_syn_percent"] == 100
+    assert record["stock_syn_plus"] == Decimal("0.0000") and record["stock_syn_rule_no"] == "R7b"
+    _update(world, rule, "rec_id", 7, percent=50, plus_value=Decimal("0.5"), rule_no="R7")
+    assert _calc(world, 100)["syn_stock"] == 4
+
+
+def test_a_changed_mask_reads_the_quantities_it_now_selects(world: tuple[Engine, int]) -> None:
+    # Q in warehouse 1: 10 on hand, 3 awaiting review (bit 7, subtracted)
+    assert _calc(world, 104)["syn_stock"] == 4  # floor(7 * 0.5 + 0.5)
+    _update(world, rule, "rec_id", 7, stock_flag=0)
+    assert _calc(world, 104)["syn_stock"] == 5  # floor(10 * 0.5 + 0.5)
+    _update(world, rule, "rec_id", 7, stock_flag=128 | 1)
+    _update(world, stock, "spec_id", 11, purchase_num=4)  # bit 0, added
+    assert _calc(world, 104)["syn_stock"] == 6  # floor((10 - 3 + 4) * 0.5 + 0.5)
+
+
+def test_warehouse_flags_take_effect_at_once(world: tuple[Engine, int]) -> None:
+    _update(world, warehouse, "warehouse_id", 3, is_defect=False)
+    assert _calc(world, 100)["syn_stock"] == 54  # floor((5 + 3 + 100) * 0.5 + 0.5)
+    _update(world, warehouse, "warehouse_id", 2, is_outer_stock=True)
+    _update(world, stock, "spec_id", 10, wms_stock_diff=2)  # +2 where outside the WMS
+    assert _calc(world, 100)["syn_stock"] == 55
+    _update(world, warehouse, "warehouse_id", 3, is_defect=True)
+    assert _calc(world, 100)["syn_stock"] == 5  # floor((5 + 3 + 2) * 0.5 + 0.5)
+
+
+def test_a_custom_rule_replaces_the_rule_and_changes_with_it(world: tuple[Engine, int]) -> None:
+    engine, tid = world
+    with write_tx(engine) as conn:
+        add_custom_rule(conn, tid, 100, warehouse_list="2", plus_value=1)
+        settle(conn, tid)
+    assert _calc(world, 100)["syn_stock"] == 4  # 3 in warehouse 2, + 1
+    _update(world, custom_rule, "rec_id", 100, warehouse_list="1, 2", max_stock=6)
+    record = _calc(world, 100)
+    assert record["syn_stock"] == 6 and record["stock_syn_warehouses"] == "1, 2"
+    assert record["stock_syn_max"] == Decimal("6.0000") and record["stock_syn_rule_id"] == -10000
+
+
+@pytest.mark.parametrize("rec_id", [100, 101, 103, 104])
+def test_the_lean_record_equals_the_explained_one_field_for_field(
+    world: tuple[Engine, int], rec_id: int
+) -> None:
+    _set(world, rec_id, last_syn_time=1_700_000_000, delist_time=86_400, reserve_s="r",
+         last_syn_num=Decimal("-1.2345"), stock_num=Decimal("0.0007"))  # fmt: skip
+    lean = _calc(world, rec_id, force_sync=True)
+    engine, tid = world
+    with read_tx(engine) as conn:
+        explained = calc_listing(conn, tid, rec_id, now=NOW, explain=True, force_sync=True)
+    assert list(lean) == list(explained.record) == list(RECORD_FIELDS)
+    for name, value in explained.record.items():
+        assert lean[name] == value and type(lean[name]) is type(value), name
+        assert str(lean[name]) == str(value), name
+    assert str(lean["last_syn_num"]) == "-1.2345" and str(lean["stock_num"]) == "0.0007"

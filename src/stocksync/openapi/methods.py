@@ -83,7 +83,7 @@ class Database:
     def fast_read(self) -> Iterator[Connection]:
         """Like `read`, with the transaction run by the DB-API connection itself: for code
         that reads only through the connection's DB-API cursor (the calcStock path), it saves
-        SQLAlchemy's transaction bookkeeping (15–25 µs a call on SQLite, next to ~100 µs of
+        SQLAlchemy's transaction bookkeeping (15–25 µs a call on SQLite, next to 60–70 µs of
         calcStock work).
 
         Code that runs SQLAlchemy statements inside would begin a second transaction (an

@@ -1,10 +1,17 @@
 """calcStock for one listing (semantics spec §5): the checks, then the formula, then the record.
 
 `calc_listing` is the single-listing path behind `sales.StockSync.calcStock`: two or three
-small queries (the listing with its shop and applied rule; a suite's components; the rule's
-warehouses with their stock rows), then `domain.formula.syn_stock`. It trusts the `rule_id`
-that live resolution keeps on the listing. `explain_listing` resolves the rule from scratch and
-records every step for `stocksync calc --explain`; it never raises for business errors.
+small queries on one DB-API cursor (the listing with its shop, applied rule and custom rule; a
+suite's components; the rule's warehouses with the target's stock rows, reading only the
+quantity columns the rule's mask selects), then `domain.formula.syn_stock`. It trusts the
+`rule_id` that live resolution keeps on the listing. `explain_listing` resolves the rule from
+scratch and records every step for `stocksync calc --explain`; it never raises for business
+errors.
+
+Nothing read from the database is cached between calls: stock, listings, rules and warehouses
+are read by every call. What is kept per process is derived from the values read and keyed by
+them (a warehouse list's ids, a mask's columns, a rule's parameters and record fields, SQL
+text), so it can never be stale.
 
 Our rules: a listing whose shop row is missing counts as not found; a listing in a disabled
 shop counts as disabled; "delayed" means `mask` bit 1 set and `disable_syn_until` still ahead.
@@ -12,7 +19,7 @@ shop counts as disabled; "delayed" means `mask` bit 1 set and `disable_syn_until
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import lru_cache
@@ -49,19 +56,24 @@ from stocksync.domain.model import (
 from stocksync.domain.rules import Resolution, class_path, resolve
 from stocksync.services import clock
 from stocksync.services.records import (
+    LISTING_FIELDS,
     AppliedRule,
     ListingFacts,
-    build_record,
+    RawReader,
     fetch_listing,
-    raw_rows,
+    listing_facts,
+    rule_fields,
 )
 
 _INT32 = 2**31 - 1
 _WAREHOUSE_COLUMNS = "w.warehouse_id, w.is_defect, w.is_outer_stock"
-_STOCK_COLUMNS = ", ".join(
-    f"s.{name}" for name in ("spec_id", "stock_num", "wms_stock_diff", *QUANTITY_FIELDS)
-)
+_STOCK_COLUMNS = "s.spec_id, s.stock_num, s.wms_stock_diff"
 _ZEROS = (ZERO,) * len(QUANTITY_FIELDS)
+_SHOP_ID, _GOODS_ID, _SPEC_ID, _MATCH_TYPE, _MATCH_ID, _STATUS, _MASK = (
+    LISTING_FIELDS.index(name)
+    for name in ("shop_id", "goods_id", "spec_id", "match_target_type", "match_target_id",
+                 "status", "mask")
+)  # fmt: skip
 _SUITE_SQL = (
     "SELECT spec_id, num FROM goods_suite_detail WHERE tenant_id = ? AND suite_id = ? "
     "ORDER BY spec_id"
@@ -96,43 +108,44 @@ def calc_listing(
         if record is None:
             raise BusinessError(story.error or MSG_NOT_FOUND)
         return CalcResult(record, story)
-    facts = fetch_listing(conn, tid, rec_id)
-    message = check_listing(_gate(facts, shop_ids, moment), force_sync)
-    if message is not None:
-        raise BusinessError(message)
-    assert facts is not None and facts.applied is not None
-    target = _target(conn, tid, facts.row)
-    view = _stock_view(conn, tid, target, facts.applied.params)
-    result = syn_stock(target, facts.applied.params, view)
-    return CalcResult(build_record(facts.row, facts.applied, result), None)
+    with RawReader(conn) as reader:
+        facts = listing_facts(reader, tid, rec_id)
+        message = check_listing(_gate(facts, shop_ids, moment), force_sync)
+        if message is not None:
+            raise BusinessError(message)
+        assert facts is not None and facts.applied is not None
+        params = facts.applied.params
+        target = _target(reader, tid, facts.raw)
+        result = syn_stock(target, params, _stock_view(reader, tid, target, params))
+    return CalcResult(facts.record(result), None)
 
 
 def _gate(
     facts: ListingFacts | None, shop_ids: frozenset[int] | None, now: float
 ) -> ListingGate | None:
-    if facts is None or (shop_ids is not None and facts.row["shop_id"] not in shop_ids):
+    if facts is None or (shop_ids is not None and facts.raw[_SHOP_ID] not in shop_ids):
         return None
-    row = facts.row
-    delayed = bool(row["mask"] & MASK_DELAYED) and facts.disable_syn_until > clock.to_wdt(now)
+    raw = facts.raw
+    delayed = bool(raw[_MASK] & MASK_DELAYED) and facts.disable_syn_until > clock.to_wdt(now)
     return ListingGate(
-        match_target_type=row["match_target_type"],
-        is_disable_syn=facts.is_disable_syn,
-        shop_disabled=facts.shop_disabled,
-        status=row["status"],
-        rule_id=NO_RULE_ID if facts.applied is None else facts.applied.rule_id,
-        rule_disable_syn=facts.rule_disable_syn,
-        delayed=delayed,
-        goods_id=row["goods_id"],
-        spec_id=row["spec_id"],
+        raw[_MATCH_TYPE],
+        facts.is_disable_syn,
+        facts.shop_disabled,
+        raw[_STATUS],
+        NO_RULE_ID if facts.applied is None else facts.applied.rule_id,
+        facts.rule_disable_syn,
+        delayed,
+        raw[_GOODS_ID],
+        raw[_SPEC_ID],
     )
 
 
-def _target(conn: Connection, tid: int, row: Mapping[str, Any]) -> Target:
+def _target(reader: RawReader, tid: int, raw: Sequence[Any]) -> Target:
     """What the listing is matched to, with a suite's components (one query for a suite)."""
-    kind, target_id = int(row["match_target_type"]), int(row["match_target_id"])
+    kind, target_id = int(raw[_MATCH_TYPE]), int(raw[_MATCH_ID])
     if kind != MATCH_SUITE:
         return Target(kind, target_id)
-    rows = raw_rows(conn, _SUITE_SQL, (tid, target_id))
+    rows = reader.rows(_SUITE_SQL, (tid, target_id))
     return Target(kind, target_id, tuple(SuiteComponent(s, _qty(n)) for s, n in rows))
 
 
@@ -140,24 +153,39 @@ def _qty(scaled: int) -> Decimal:
     return Decimal(scaled).scaleb(-4)
 
 
-def _warehouse_ids(warehouse_list: str) -> list[int]:
+@lru_cache(maxsize=1024)
+def _warehouse_ids(warehouse_list: str) -> tuple[int, ...]:
     """The integer tokens of a warehouse list that could name a warehouse (for the query)."""
-    ids = []
+    ids = set()
     for token in warehouse_list.split(","):
         token = token.strip()
         if token.lstrip("-").isdigit() and -_INT32 <= int(token) <= _INT32:
-            ids.append(int(token))
-    return sorted(set(ids))
+            ids.add(int(token))
+    return tuple(sorted(ids))
 
 
-@lru_cache(maxsize=256)
-def _stock_sql(n_specs: int, n_warehouses: int) -> str:
+@lru_cache(maxsize=1024)
+def _mask_bits(stock_flag: int) -> tuple[int, ...]:
+    """The quantity columns a rule's mask selects, by bit number."""
+    return tuple(bit for bit in range(len(QUANTITY_FIELDS)) if stock_flag >> bit & 1)
+
+
+@lru_cache(maxsize=1024)
+def _warehouse(warehouse_id: int, is_defect: Any, is_outer_stock: Any) -> Warehouse:
+    return Warehouse(warehouse_id, is_defect=bool(is_defect), is_outer_stock=bool(is_outer_stock))
+
+
+@lru_cache(maxsize=1024)
+def _stock_sql(n_specs: int, n_warehouses: int, bits: tuple[int, ...]) -> str:
+    """The stock query: the listed warehouses, each with the target's stock rows in it and
+    only the quantity columns the mask selects (`bits`)."""
     marks = ", ".join("?" * n_warehouses)
     if n_specs == 0:
         sql = f"SELECT {_WAREHOUSE_COLUMNS} FROM warehouse w "
     else:
+        quantities = "".join(f", s.{QUANTITY_FIELDS[bit]}" for bit in bits)
         sql = (
-            f"SELECT {_WAREHOUSE_COLUMNS}, {_STOCK_COLUMNS} FROM warehouse w "
+            f"SELECT {_WAREHOUSE_COLUMNS}, {_STOCK_COLUMNS}{quantities} FROM warehouse w "
             "LEFT JOIN stock_spec s ON s.tenant_id = w.tenant_id "
             "AND s.warehouse_id = w.warehouse_id "
             f"AND s.spec_id IN ({', '.join('?' * n_specs)}) "
@@ -165,37 +193,37 @@ def _stock_sql(n_specs: int, n_warehouses: int) -> str:
     return sql + f"WHERE w.tenant_id = ? AND w.warehouse_id IN ({marks})"
 
 
-def _stock_view(conn: Connection, tid: int, target: Target, params: RuleParams) -> StockView:
+def _stock_view(reader: RawReader, tid: int, target: Target, params: RuleParams) -> StockView:
     """The rule's warehouses and the stock rows of the target's specs in them (one query).
 
-    Only the quantities the rule's mask selects are decoded; the others stay 0.
+    Only the quantities the rule's mask selects are read; the others stay 0.
     """
     wids = _warehouse_ids(params.warehouse_list)
     if not wids:
         return StockView({}, {})
     specs: Sequence[int] = (
         [c.spec_id for c in target.components] if target.target_type == MATCH_SUITE
-        else [target.target_id]
+        else (target.target_id,)
     )  # fmt: skip
-    bits = [bit for bit in range(len(QUANTITY_FIELDS)) if params.stock_flag >> bit & 1]
+    bits = _mask_bits(params.stock_flag)
     warehouses: dict[int, Warehouse] = {}
     rows: dict[tuple[int, int], StockRow] = {}
-    for raw in raw_rows(conn, _stock_sql(len(specs), len(wids)), (*specs, tid, *wids)):
+    sql = _stock_sql(len(specs), len(wids), bits)
+    for raw in reader.rows(sql, (*specs, tid, *wids)):
         wid = raw[0]
-        warehouses[wid] = Warehouse(wid, is_defect=bool(raw[1]), is_outer_stock=bool(raw[2]))
+        warehouses[wid] = _warehouse(wid, raw[1], raw[2])
         if len(raw) > 3 and raw[3] is not None:
-            rows[(raw[3], wid)] = StockRow(
-                raw[3], wid, _qty(raw[4]), _quantities(raw[6:], bits), _qty(raw[5])
-            )
+            quantities = _quantities(raw, bits) if bits else _ZEROS
+            rows[(raw[3], wid)] = StockRow(raw[3], wid, _qty(raw[4]), quantities, _qty(raw[5]))
     return StockView(warehouses, rows)
 
 
 def _quantities(raw: Sequence[int], bits: Sequence[int]) -> tuple[Decimal, ...]:
-    if not bits:
-        return _ZEROS
+    """The 16 mask quantities of a stock row (read from column 6 on), 0 where the mask is
+    clear."""
     values = list(_ZEROS)
-    for bit in bits:
-        values[bit] = _qty(raw[bit])
+    for column, bit in enumerate(bits, 6):
+        values[bit] = _qty(raw[column])
     return tuple(values)
 
 
@@ -231,7 +259,8 @@ def _explained(
         return CalcStory(rec_id, Target(UNBOUND, 0), "", none, None, MSG_NOT_FOUND, {}, {}), None
     target, target_no, resolution = _resolve_fresh(conn, tid, facts)
     applied = _applied(resolution)
-    gate = _gate(_with_rule(facts, applied, resolution), shop_ids, now)
+    fresh = _with_rule(facts, applied, resolution)
+    gate = _gate(fresh, shop_ids, now)
     warehouses = load_warehouses(conn, tid)
     names = {wid: w.name or w.warehouse_no for wid, w in warehouses.items()}
     spec_nos = _spec_nos(conn, tid, target)
@@ -246,7 +275,7 @@ def _explained(
         result = syn_stock(target, applied.params, view, explanation)
     except EmptyWarehouseList as exc:
         return _with(story, explanation=explanation, error=exc.message), None
-    return _with(story, explanation=explanation), build_record(facts.row, applied, result)
+    return _with(story, explanation=explanation), fresh.record(result)
 
 
 def _with(story: CalcStory, **changes: object) -> CalcStory:
@@ -264,7 +293,8 @@ def _with_rule(
 ) -> ListingFacts:
     """The facts with the freshly resolved rule in place of the stored one."""
     forbids = resolution.rule is not None and resolution.rule.is_disable_syn
-    return replace(facts, applied=applied, rule_disable_syn=forbids)
+    fields = None if applied is None else rule_fields(applied)
+    return replace(facts, applied=applied, rule_disable_syn=forbids, applied_fields=fields)
 
 
 def _spec_nos(conn: Connection, tid: int, target: Target) -> dict[int, str]:

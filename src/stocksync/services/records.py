@@ -5,6 +5,11 @@ text is `str` ("" for absent, never None), times are China-time text via `clock.
 `is_auto_listing` / `is_auto_delisting` are `bool`, and `syn_stock` is an `int`.
 Our rule: `stock_syn_percent` is documented as Int; it is an `int` when the percent is whole
 and a 4-place `Decimal` otherwise (e.g. 12.5), so a fractional percent is never misreported.
+
+The calcStock hot path reads a listing with `listing_facts` (one statement: the listing, its
+shop, its rule and its custom rule) and builds the record with `ListingFacts.record`, straight
+from the columns. The applied rule and its ten record fields are kept per process, keyed by the
+very columns they are made from, so they can never be stale.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 from sqlalchemy import Connection
 
@@ -76,6 +82,23 @@ def percent_value(percent: Decimal) -> int | Decimal:
     return percent.quantize(_QUANTUM)
 
 
+def rule_fields(applied: AppliedRule) -> dict[str, object]:
+    """The record's last ten fields: the rule a listing was computed with, as §5 shows it."""
+    params = applied.params
+    return {
+        "stock_syn_rule_id": applied.rule_id,
+        "stock_syn_rule_no": applied.rule_no,
+        "stock_syn_warehouses": params.warehouse_list,
+        "stock_syn_mask": int(params.stock_flag),
+        "stock_syn_percent": percent_value(params.percent),
+        "stock_syn_plus": Decimal(params.plus_value).quantize(_QUANTUM),
+        "stock_syn_min": Decimal(params.min_stock).quantize(_QUANTUM),
+        "stock_syn_max": Decimal(params.max_stock).quantize(_QUANTUM),
+        "is_auto_listing": bool(params.is_auto_listing),
+        "is_auto_delisting": bool(params.is_auto_delisting),
+    }
+
+
 def build_record(
     listing_row: Mapping[str, Any], resolution_info: AppliedRule, syn_stock: int
 ) -> dict[str, object]:
@@ -84,8 +107,8 @@ def build_record(
     `listing_row` holds `LISTING_FIELDS` as decoded values: ints, str, `Decimal` for
     `stock_num` / `last_syn_num`, and Unix seconds or None for the three times.
     """
-    row, params = listing_row, resolution_info.params
-    return {
+    row = listing_row
+    record: dict[str, object] = {
         "rec_id": int(row["rec_id"]),
         "shop_id": int(row["shop_id"]),
         "platform_id": int(row["platform_id"]),
@@ -107,17 +130,9 @@ def build_record(
         "stock_change_count": int(row["stock_change_count"]),
         "mask": int(row["mask"]),
         "reserve_s": row["reserve_s"] or "",
-        "stock_syn_rule_id": resolution_info.rule_id,
-        "stock_syn_rule_no": resolution_info.rule_no,
-        "stock_syn_warehouses": params.warehouse_list,
-        "stock_syn_mask": int(params.stock_flag),
-        "stock_syn_percent": percent_value(params.percent),
-        "stock_syn_plus": Decimal(params.plus_value).quantize(_QUANTUM),
-        "stock_syn_min": Decimal(params.min_stock).quantize(_QUANTUM),
-        "stock_syn_max": Decimal(params.max_stock).quantize(_QUANTUM),
-        "is_auto_listing": bool(params.is_auto_listing),
-        "is_auto_delisting": bool(params.is_auto_delisting),
     }
+    record.update(rule_fields(resolution_info))
+    return record
 
 
 # ---------------------------------------------------------------- reading one listing fast
@@ -126,13 +141,15 @@ _PARAMS = (
     "warehouse_list, stock_flag, percent, plus_value, min_stock, max_stock, "
     "is_auto_listing, is_auto_delisting"
 )
+# Columns 0-19 are LISTING_FIELDS; then what the checks read; then, from _RULE_AT on, what
+# decides the applied rule (the key of `_RULES`).
 _LISTING_SQL = (
     "SELECT l.rec_id, l.shop_id, sh.platform_id, sh.sub_platform_id, l.goods_id, l.spec_id, "
     "l.outer_id, l.spec_outer_id, l.match_code, l.match_target_type, l.match_target_id, "
     "l.status, l.stock_num, l.last_syn_num, l.last_syn_time, l.list_time, l.delist_time, "
     "l.stock_change_count, l.mask, l.reserve_s, "
-    "l.is_disable_syn, l.disable_syn_until, l.rule_id, sh.is_disabled, r.rule_no, "
-    "r.is_disable_syn, {r_params}, c.rec_id, {c_params} "
+    "l.is_disable_syn, l.disable_syn_until, sh.is_disabled, r.is_disable_syn, "
+    "l.rule_id, r.rule_no, {r_params}, c.rec_id, {c_params} "
     "FROM api_goods_spec l "
     "JOIN shop sh ON sh.tenant_id = l.tenant_id AND sh.shop_id = l.shop_id "
     "LEFT JOIN cfg_stock_sync_rule r ON r.tenant_id = l.tenant_id AND r.rec_id = l.rule_id "
@@ -142,9 +159,15 @@ _LISTING_SQL = (
     r_params=", ".join(f"r.{name.strip()}" for name in _PARAMS.split(",")),
     c_params=", ".join(f"c.{name.strip()}" for name in _PARAMS.split(",")),
 )
-_RULE_AT, _CUSTOM_AT = 26, 34  # where the rule's / the custom rule's parameters start
+_RULE_AT = 24  # l.rule_id, r.rule_no, the rule's 8 parameters, c.rec_id, the custom rule's 8
+_CUSTOM_AT = _RULE_AT + 10
+#: Applied rules by the columns that decide them (so never stale); emptied past `_RULES_MAX`.
+_RULES: dict[tuple[Any, ...], Any] = {}
+_RULES_MAX = 4096
+_MISSING = object()
 
 
+@lru_cache(maxsize=64)
 def placeholders(sql: str, paramstyle: str) -> str:
     """SQL written with `?` placeholders, for a driver's positional paramstyle."""
     return sql if paramstyle == "qmark" else sql.replace("?", "%s")
@@ -157,27 +180,82 @@ def raw_rows(conn: Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     query itself on SQLite). `sql` uses `?` placeholders; values come back undecoded (Qty
     columns as scaled ints, booleans as 0/1 on SQLite and MariaDB).
     """
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(placeholders(sql, conn.dialect.paramstyle), params)
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
+    with RawReader(conn) as reader:
+        return reader.rows(sql, params)
+
+
+class RawReader:
+    """Reads through one DB-API cursor of a connection, in the connection's transaction.
+
+    Like `raw_rows`, for a path that runs several statements: one cursor serves them all.
+    """
+
+    __slots__ = ("_cursor", "_paramstyle")
+
+    def __init__(self, conn: Connection) -> None:
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None, "the connection is closed"
+        self._cursor = dbapi.cursor()
+        self._paramstyle = conn.dialect.paramstyle
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Every row of `sql` (`?` placeholders) as the driver returns it."""
+        self._cursor.execute(placeholders(sql, self._paramstyle), params)
+        return list(self._cursor.fetchall())
+
+    def close(self) -> None:
+        """Release the cursor."""
+        self._cursor.close()
+
+    def __enter__(self) -> RawReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._cursor.close()
 
 
 @dataclass(frozen=True, slots=True)
 class ListingFacts:
-    """One listing as calcStock needs it: the record fields and what the checks look at."""
+    """One listing as calcStock needs it: its columns as read and what the checks look at."""
 
-    row: dict[str, Any]  # LISTING_FIELDS, decoded
+    raw: tuple[Any, ...]  # the columns of `_LISTING_SQL`, undecoded
     is_disable_syn: bool
     disable_syn_until: int
     shop_disabled: bool
     applied: AppliedRule | None  # None when no rule applies
     rule_disable_syn: bool
+    applied_fields: dict[str, object] | None  # `rule_fields(applied)`, shared: do not change
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """`LISTING_FIELDS` decoded, as `build_record` takes them."""
+        row = dict(zip(LISTING_FIELDS, self.raw[:20], strict=True))
+        row["stock_num"], row["last_syn_num"] = _qty(self.raw[12]), _qty(self.raw[13])
+        return row
+
+    def record(self, syn_stock: int) -> dict[str, object]:
+        """The calcStock record under `applied` (which must not be None): `build_record`'s
+        answer, built straight from the columns."""
+        raw = self.raw
+        record: dict[str, object] = {
+            "rec_id": raw[0], "shop_id": raw[1], "platform_id": raw[2],
+            "sub_platform_id": raw[3], "goods_id": raw[4] or "", "spec_id": raw[5] or "",
+            "outer_id": raw[6] or "", "spec_outer_id": raw[7] or "",
+            "match_code": raw[8] or "", "match_target_type": raw[9],
+            "match_target_id": raw[10], "status": raw[11], "stock_num": _qty(raw[12]),
+            "syn_stock": int(syn_stock), "last_syn_num": _qty(raw[13]),
+            "last_syn_time": "" if raw[14] is None else format_time(raw[14]),
+            "list_time": "" if raw[15] is None else format_time(raw[15]),
+            "delist_time": "" if raw[16] is None else format_time(raw[16]),
+            "stock_change_count": raw[17], "mask": raw[18], "reserve_s": raw[19] or "",
+        }  # fmt: skip
+        assert self.applied_fields is not None, "no rule applies"
+        record.update(self.applied_fields)
+        return record
 
 
 def _qty(scaled: int) -> Decimal:
+    """A scaled Qty column as the 4-place Decimal it stands for (`Decimal("1.0000")`)."""
     return Decimal(scaled).scaleb(-4)
 
 
@@ -188,28 +266,47 @@ def _params(raw: Sequence[Any]) -> RuleParams:
     )  # fmt: skip
 
 
+def _applied(key: tuple[Any, ...]) -> tuple[AppliedRule, dict[str, object]] | None:
+    """The applied rule named by the `_RULE_AT` columns, with its record fields (cached)."""
+    cached = _RULES.get(key, _MISSING)
+    if cached is not _MISSING:
+        return cast("tuple[AppliedRule, dict[str, object]] | None", cached)
+    applied: AppliedRule | None = None
+    if key[_CUSTOM_AT - _RULE_AT] is not None:
+        applied = AppliedRule(CUSTOM_RULE_ID, "", _params(key[_CUSTOM_AT - _RULE_AT + 1 :]))
+    elif key[1] is not None:
+        applied = AppliedRule(int(key[0]), key[1], _params(key[2 : _CUSTOM_AT - _RULE_AT]))
+    found = None if applied is None else (applied, rule_fields(applied))
+    if len(_RULES) >= _RULES_MAX:
+        _RULES.clear()
+    _RULES[key] = found
+    return found
+
+
+def listing_facts(reader: RawReader, tid: int, rec_id: int) -> ListingFacts | None:
+    """`fetch_listing` through a reader the caller keeps for its next statements."""
+    found = reader.rows(_LISTING_SQL, (tid, rec_id))
+    if not found:
+        return None
+    raw = tuple(found[0])
+    rule = _applied(raw[_RULE_AT:])
+    applied, fields = (None, None) if rule is None else rule
+    return ListingFacts(
+        raw,
+        bool(raw[20]),
+        int(raw[21]),
+        bool(raw[22]),
+        applied,
+        applied is not None and applied.rule_id != CUSTOM_RULE_ID and bool(raw[23]),
+        fields,
+    )
+
+
 def fetch_listing(conn: Connection, tid: int, rec_id: int) -> ListingFacts | None:
     """One listing with its shop, applied rule and custom rule, in one query (None if absent).
 
     The applied rule is the custom rule when the listing has one, else the rule named by its
     live-resolved `rule_id` column.
     """
-    found = raw_rows(conn, _LISTING_SQL, (tid, rec_id))
-    if not found:
-        return None
-    raw = found[0]
-    row = dict(zip(LISTING_FIELDS, raw[:20], strict=True))
-    row["stock_num"], row["last_syn_num"] = _qty(raw[12]), _qty(raw[13])
-    applied: AppliedRule | None = None
-    if raw[_CUSTOM_AT] is not None:
-        applied = AppliedRule(CUSTOM_RULE_ID, "", _params(raw[_CUSTOM_AT + 1 :]))
-    elif raw[24] is not None:
-        applied = AppliedRule(int(raw[22]), raw[24], _params(raw[_RULE_AT:_CUSTOM_AT]))
-    return ListingFacts(
-        row,
-        bool(raw[20]),
-        int(raw[21]),
-        bool(raw[23]),
-        applied,
-        applied is not None and applied.rule_id != CUSTOM_RULE_ID and bool(raw[25]),
-    )
+    with RawReader(conn) as reader:
+        return listing_facts(reader, tid, rec_id)
