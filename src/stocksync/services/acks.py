@@ -10,12 +10,12 @@ Every accepted ack appends an `api_stock_sync_record` row holding everything the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, Select, Table, bindparam, insert, select, update
 
 from stocksync import jsoncodec
 from stocksync.db.schema import custom_rule, listing, rule, sync_record
@@ -35,7 +35,8 @@ from stocksync.domain.syncstate import (
 )
 from stocksync.services import clock
 
-_STATE_COLUMNS = tuple(listing.c[name] for name in SyncState.__dataclass_fields__)
+_STATE_NAMES = tuple(SyncState.__dataclass_fields__)
+_STATE_COLUMNS = tuple(listing.c[name] for name in _STATE_NAMES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class _Locked:
     shop_id: int
     rule_id: int
     state: SyncState
+    rule_flags: tuple[bool, bool]  # (listing, delisting) of its rule; read only when needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +99,9 @@ def sync_success(
     decoded = decode_info(info)
     if decoded.syn_stock is None:
         raise InvalidArgument("argument type mismatch: info.syn_stock is required")
-    locked = _lock(conn, tid, rec_id, shop_ids)
-    auto_listing, auto_delisting = _auto_flags(conn, tid, locked, decoded)
+    missing_flag = None in (decoded.is_auto_listing, decoded.is_auto_delisting)
+    locked = _lock(conn, tid, rec_id, shop_ids, flags=missing_flag)
+    auto_listing, auto_delisting = _auto_flags(locked, decoded)
     event = Success(decoded.syn_stock, decoded.stock_change_count, auto_listing, auto_delisting)
     ack = _Ack(app_key, "success", decoded.syn_stock, decoded.stock_change_count, info)
     _commit(conn, tid, locked, event, _instant(now), ack)
@@ -157,41 +160,77 @@ def _instant(now: float | None) -> Instant:
     return Instant(int(unix // 1), clock.to_wdt(unix))
 
 
-def _lock(conn: Connection, tid: int, rec_id: int, shop_ids: frozenset[int] | None) -> _Locked:
-    query = (
-        select(listing.c.shop_id, listing.c.rule_id, *_STATE_COLUMNS)
-        .where(listing.c.tenant_id == tid, listing.c.rec_id == rec_id)
+def _lock_query(with_flags: bool) -> Select[Any]:
+    """The row-locking read of one listing; with its rule's auto flags when `with_flags`.
+
+    The flags come from scalar subqueries, which `FOR UPDATE` does not lock (PostgreSQL locks
+    only the FROM list; InnoDB only the outer statement), so acks never queue on a shared rule.
+    """
+    columns: list[Any] = [listing.c.shop_id, listing.c.rule_id, *_STATE_COLUMNS]
+    if with_flags:
+        columns += [
+            _flag(table, flag, key)
+            for table, key in ((rule, listing.c.rule_id), (custom_rule, listing.c.rec_id))
+            for flag in ("is_auto_listing", "is_auto_delisting")
+        ]
+    return (
+        select(*columns)
+        .where(listing.c.tenant_id == bindparam("tid"), listing.c.rec_id == bindparam("rec_id"))
         .with_for_update()
     )
-    row = conn.execute(query).one_or_none()
-    if row is None or (shop_ids is not None and row.shop_id not in shop_ids):
-        raise BusinessError(MSG_NOT_FOUND)
-    values = {column.name: row._mapping[column.name] for column in _STATE_COLUMNS}
-    return _Locked(rec_id, row.shop_id, row.rule_id, SyncState(**values))
 
 
-def _auto_flags(conn: Connection, tid: int, locked: _Locked, info: SyncInfo) -> tuple[bool, bool]:
-    listing_flag, delisting_flag = info.is_auto_listing, info.is_auto_delisting
-    if listing_flag is None or delisting_flag is None:
-        rule_listing, rule_delisting = _rule_flags(conn, tid, locked)
-        listing_flag = rule_listing if listing_flag is None else listing_flag
-        delisting_flag = rule_delisting if delisting_flag is None else delisting_flag
-    return listing_flag, delisting_flag
+def _flag(table: Table, flag: str, key: Any) -> Any:
+    same_tenant = table.c.tenant_id == listing.c.tenant_id
+    return select(table.c[flag]).where(same_tenant, table.c.rec_id == key).scalar_subquery()
 
 
-def _rule_flags(conn: Connection, tid: int, locked: _Locked) -> tuple[bool, bool]:
-    """The auto listing/delisting flags of the listing's current rule (False, False for none)."""
-    if locked.rule_id == CUSTOM_RULE_ID:
-        table, key = custom_rule, locked.rec_id  # a custom rule is keyed by its listing
-    elif locked.rule_id > 0:
-        table, key = rule, locked.rule_id
-    else:
-        return False, False
-    query = select(table.c.is_auto_listing, table.c.is_auto_delisting).where(
-        table.c.tenant_id == tid, table.c.rec_id == key
+# Built once: SQLAlchemy caches the compiled form of a statement object, not of its recipe.
+_LOCK = _lock_query(with_flags=False)
+_LOCK_WITH_FLAGS = _lock_query(with_flags=True)
+_WRITTEN_COLUMNS = (*_STATE_COLUMNS, listing.c.modified)
+_WRITE = (
+    update(listing)
+    .where(
+        listing.c.tenant_id == bindparam("where_tid"),
+        listing.c.rec_id == bindparam("where_rec_id"),
+        listing.c.stock_change_count == bindparam("expected_count"),
     )
-    row = conn.execute(query).one_or_none()
-    return (False, False) if row is None else (bool(row[0]), bool(row[1]))
+    .values({col: bindparam(f"new_{col.name}", type_=col.type) for col in _WRITTEN_COLUMNS})
+)
+_APPEND = insert(sync_record)
+
+
+def _lock(
+    conn: Connection, tid: int, rec_id: int, shop_ids: frozenset[int] | None, flags: bool = False
+) -> _Locked:
+    """Lock the listing; with `flags`, read its rule's auto flags in passing."""
+    query = _LOCK_WITH_FLAGS if flags else _LOCK
+    row = conn.execute(query, {"tid": tid, "rec_id": rec_id}).one_or_none()
+    if row is None or (shop_ids is not None and row[0] not in shop_ids):
+        raise BusinessError(MSG_NOT_FOUND)
+    state = SyncState(*row[2 : 2 + len(_STATE_COLUMNS)])
+    rule_flags = _rule_flags(row[1], row[2 + len(_STATE_COLUMNS) :]) if flags else (False, False)
+    return _Locked(rec_id, row[0], row[1], state, rule_flags)
+
+
+def _rule_flags(rule_id: int, flags: Sequence[Any]) -> tuple[bool, bool]:
+    """The auto listing/delisting flags of the listing's current rule (False, False for none)."""
+    if rule_id == CUSTOM_RULE_ID:  # a custom rule is keyed by its listing
+        return bool(flags[2]), bool(flags[3])
+    if rule_id > 0:
+        return bool(flags[0]), bool(flags[1])
+    return False, False
+
+
+def _auto_flags(locked: _Locked, info: SyncInfo) -> tuple[bool, bool]:
+    """The flags `info` sent, the listing's rule filling in any it left out."""
+    rule_listing, rule_delisting = locked.rule_flags
+    listing_flag = rule_listing if info.is_auto_listing is None else info.is_auto_listing
+    return (
+        listing_flag,
+        rule_delisting if info.is_auto_delisting is None else info.is_auto_delisting,
+    )
 
 
 def _commit(
@@ -203,16 +242,10 @@ def _commit(
 
 
 def _write(conn: Connection, tid: int, locked: _Locked, new: SyncState, at: Instant) -> None:
-    values = {name: getattr(new, name) for name in SyncState.__dataclass_fields__}
-    result = conn.execute(
-        update(listing)
-        .where(
-            listing.c.tenant_id == tid,
-            listing.c.rec_id == locked.rec_id,
-            listing.c.stock_change_count == locked.state.stock_change_count,
-        )
-        .values(**values, modified=at.unix)
-    )
+    params = {f"new_{name}": getattr(new, name) for name in _STATE_NAMES}
+    params |= {"where_tid": tid, "where_rec_id": locked.rec_id, "new_modified": at.unix}
+    params["expected_count"] = locked.state.stock_change_count
+    result = conn.execute(_WRITE, params)
     if result.rowcount != 1:  # the row lock makes this unreachable; never write a lost update
         raise RuntimeError(f"listing {locked.rec_id} changed while locked")
 
@@ -220,21 +253,20 @@ def _write(conn: Connection, tid: int, locked: _Locked, new: SyncState, at: Inst
 def _append_record(
     conn: Connection, tid: int, locked: _Locked, at: Instant, ack: _Ack, transition: Transition
 ) -> None:
-    conn.execute(
-        insert(sync_record).values(
-            tenant_id=tid,
-            listing_id=locked.rec_id,
-            shop_id=locked.shop_id,
-            created=at.unix,
-            app_key=ack.app_key,
-            kind=ack.kind,
-            syn_stock=ack.syn_stock,
-            stock_change_count=ack.stock_change_count,
-            applied=transition.applied,
-            info=_info_json(ack.info),
-            result=transition.result,
-        )
-    )
+    record = {
+        "tenant_id": tid,
+        "listing_id": locked.rec_id,
+        "shop_id": locked.shop_id,
+        "created": at.unix,
+        "app_key": ack.app_key,
+        "kind": ack.kind,
+        "syn_stock": ack.syn_stock,
+        "stock_change_count": ack.stock_change_count,
+        "applied": transition.applied,
+        "info": _info_json(ack.info),
+        "result": transition.result,
+    }
+    conn.execute(_APPEND, record)
 
 
 def _info_json(info: Mapping[str, Any]) -> str:

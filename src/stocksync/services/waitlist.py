@@ -10,17 +10,20 @@ locked with `FOR UPDATE SKIP LOCKED` (MariaDB callers of one seller also take tu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
     ARRAY,
+    ColumnElement,
     Connection,
     Integer,
     Select,
+    String,
+    Update,
     any_,
     bindparam,
     false,
+    func,
     select,
     true,
     update,
@@ -73,15 +76,15 @@ def wait_list(
 def _pick(
     conn: Connection, tid: int, count: int, shop_ids: frozenset[int] | None, now_wdt: int
 ) -> list[int]:
-    if conn.dialect.name == "mysql":
+    dialect = conn.dialect.name
+    if dialect == "mysql":
         _serialise_callers(conn, tid)
     shops = _usable_shops(conn, tid, shop_ids)
     if not shops:
         return []
-    query = _candidates(tid, shops, _usable_rules(conn, tid), now_wdt).limit(count)
-    if conn.dialect.name != "sqlite":
-        query = query.with_for_update(skip_locked=True)
-    return list(conn.execute(query).scalars())
+    query = _CANDIDATES if dialect == "sqlite" else _CANDIDATES_SKIP_LOCKED
+    params = {"tid": tid, "now_wdt": now_wdt, "count": count, "shops": shops}
+    return list(conn.execute(query, params | {"rules": _usable_rules(conn, tid)}).scalars())
 
 
 def _serialise_callers(conn: Connection, tid: int) -> None:
@@ -89,25 +92,26 @@ def _serialise_callers(conn: Connection, tid: int) -> None:
     # transaction's changes, so a caller racing another one could get an empty list and stop its
     # loop early. Callers of one tenant take turns on the tenant row instead; they still skip
     # rows locked by stock changes, so they never deadlock with them.
-    conn.execute(select(tenant.c.tenant_id).where(tenant.c.tenant_id == tid).with_for_update())
+    conn.execute(_TENANT_ROW, {"tid": tid})
 
 
-def _candidates(tid: int, shops: Sequence[int], rules: Sequence[int], now_wdt: int) -> Select[Any]:
+def _candidates() -> Select[Any]:
     # The leading conditions walk the index (tenant_id, is_stock_changed, disable_syn_until,
     # rec_id) in the order served; the rest filter the rows met on the way.
     return (
         select(listing.c.rec_id)
         .where(
-            listing.c.tenant_id == tid,
+            listing.c.tenant_id == bindparam("tid"),
             listing.c.is_stock_changed == true(),
-            listing.c.disable_syn_until <= now_wdt,
+            listing.c.disable_syn_until <= bindparam("now_wdt"),
             listing.c.is_disable_syn == false(),
             listing.c.status != DELETED,
             listing.c.match_target_type != UNBOUND,
-            listing.c.rule_id.in_(rules),
-            listing.c.shop_id.in_(shops),
+            listing.c.rule_id.in_(bindparam("rules", expanding=True)),
+            listing.c.shop_id.in_(bindparam("shops", expanding=True)),
         )
         .order_by(listing.c.disable_syn_until, listing.c.rec_id)
+        .limit(bindparam("count", type_=Integer))
         # InnoDB locks every row it reads: a table scan (chosen on small or fresh tables) would
         # lock the whole tenant and starve a concurrent caller that skips locked rows.
         .with_hint(listing, f"FORCE INDEX ({_WAIT_INDEX})", dialect_name="mysql")
@@ -116,34 +120,54 @@ def _candidates(tid: int, shops: Sequence[int], rules: Sequence[int], now_wdt: i
 
 def _usable_shops(conn: Connection, tid: int, shop_ids: frozenset[int] | None) -> list[int]:
     """Enabled shops the caller may see (a handful of rows, cheaper than a join per listing)."""
-    query = select(shop.c.shop_id).where(shop.c.tenant_id == tid, shop.c.is_disabled == false())
-    if shop_ids is not None:
-        query = query.where(shop.c.shop_id.in_(sorted(shop_ids)))
-    return sorted(conn.execute(query).scalars())
+    shops = conn.execute(_SHOPS, {"tid": tid}).scalars()
+    return sorted(shops if shop_ids is None else set(shops) & shop_ids)
 
 
 def _usable_rules(conn: Connection, tid: int) -> list[int]:
     """Rule ids a listing may sync under: enabled rules without `is_disable_syn`, and custom."""
-    query = select(rule.c.rec_id).where(
-        rule.c.tenant_id == tid, rule.c.is_disabled == false(), rule.c.is_disable_syn == false()
-    )
-    return [CUSTOM_RULE_ID, *sorted(conn.execute(query).scalars())]
+    return [CUSTOM_RULE_ID, *sorted(conn.execute(_RULES, {"tid": tid}).scalars())]
 
 
 def _lease(conn: Connection, tid: int, ids: list[int], until: int) -> None:
     # Mirrors `syncstate.Lease`: a waiting listing's failure delay is over, so its mask bit goes.
-    if conn.dialect.name == "postgresql":  # one array parameter instead of thousands
-        chosen = listing.c.rec_id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
-    else:
-        chosen = listing.c.rec_id.in_(ids)
-    conn.execute(
+    # PostgreSQL takes the ids as one array parameter and SQLite as one JSON text (unpacked by
+    # json_each) instead of thousands of parameters; MariaDB as an IN list.
+    dialect = conn.dialect.name
+    chosen: Any = "[" + ",".join(map(str, ids)) + "]" if dialect == "sqlite" else ids
+    conn.execute(_LEASES.get(dialect, _LEASE_IN), {"tid": tid, "ids": chosen, "until": until})
+
+
+def _lease_update(chosen: ColumnElement[bool]) -> Update:
+    return (
         update(listing)
         # MariaDB may plan this as a full scan that locks rows outside `ids`, and deadlock
         # with an ack holding one of them; the primary key keeps the locks to `ids`.
         .with_hint("FORCE INDEX (PRIMARY)", dialect_name="mysql")
-        .where(listing.c.tenant_id == tid, chosen)
+        .where(listing.c.tenant_id == bindparam("tid"), chosen)
         .values(
-            disable_syn_until=until,
+            disable_syn_until=bindparam("until", type_=Integer),
             mask=listing.c.mask - listing.c.mask.bitwise_and(MASK_DELAYED),
         )
     )
+
+
+# Built once: SQLAlchemy caches the compiled form of a statement object, not of its recipe.
+_CANDIDATES = _candidates()
+_CANDIDATES_SKIP_LOCKED = _candidates().with_for_update(skip_locked=True)
+_TENANT_ROW = select(tenant.c.tenant_id).where(tenant.c.tenant_id == bindparam("tid"))
+_TENANT_ROW = _TENANT_ROW.with_for_update()
+_SHOPS = select(shop.c.shop_id).where(
+    shop.c.tenant_id == bindparam("tid"), shop.c.is_disabled == false()
+)
+_RULES = select(rule.c.rec_id).where(
+    rule.c.tenant_id == bindparam("tid"),
+    rule.c.is_disabled == false(),
+    rule.c.is_disable_syn == false(),
+)
+_JSON_IDS = func.json_each(bindparam("ids", type_=String)).table_valued("value")
+_LEASE_IN = _lease_update(listing.c.rec_id.in_(bindparam("ids", expanding=True)))
+_LEASES = {
+    "postgresql": _lease_update(listing.c.rec_id == any_(bindparam("ids", type_=ARRAY(Integer)))),
+    "sqlite": _lease_update(listing.c.rec_id.in_(select(_JSON_IDS.c.value))),
+}
