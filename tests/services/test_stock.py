@@ -18,6 +18,7 @@ from builders import (
     counts,
     settle,
 )
+from stocksync.db import loaders
 from stocksync.db.engine import write_tx
 from stocksync.db.loaders import load_stock_rows
 from stocksync.db.schema import stock
@@ -163,3 +164,75 @@ def test_an_adjustment_past_the_limit_writes_nothing(tenant: tuple[Engine, int])
         with pytest.raises(InvalidArgument, match="out of range"):
             adjust_stock(conn, tid, [big], NOW)
         assert _rows(conn, tid)[(10, 1)][1] == D(5)
+
+
+def test_setting_one_field_leaves_the_others_as_they_are(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        adjust_stock(conn, tid, [StockChange(10, 1, {"order_num": D("2.5")})], NOW)
+        bumped = set_stock(conn, tid, [StockChange(10, 1, {"stock_num": D("1.0001")})], NOW)
+        rows = _rows(conn, tid)
+        assert counts(conn, tid) == {100: 2, 101: 0, 102: 2, 103: 0}
+    assert bumped == {100, 102}
+    assert rows[(10, 1)] == (1, D("1.0001"), D("2.5"))
+
+
+def test_rows_naming_different_fields_are_written_in_one_call(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    changes = [
+        StockChange(10, 1, {"order_num": D(4), "lock_num": D("0.0001")}),
+        StockChange(11, 1, {"stock_num": D(8)}),
+        StockChange(11, 2, {"wms_stock_diff": D(-2), "stock_num": D(1)}),
+    ]
+    with write_tx(engine) as conn:
+        bumped = set_stock(conn, tid, changes, NOW)
+        rows = load_stock_rows(conn, tid, [10, 11])
+    assert bumped == {100, 101, 102}
+    assert (rows[(10, 1)].stock_num, rows[(10, 1)].quantities[7]) == (D(5), D(4))
+    assert rows[(10, 1)].quantities[14] == D("0.0001")
+    assert rows[(11, 1)].stock_num == D(8) and rows[(11, 1)].wms_stock_diff == D(0)
+    assert (rows[(11, 2)].stock_num, rows[(11, 2)].wms_stock_diff) == (D(1), D(-2))
+
+
+def test_deltas_that_cancel_out_change_and_bump_nothing(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    changes = [
+        StockChange(10, 1, {"stock_num": D("0.3")}),
+        StockChange(10, 1, {"stock_num": D("-0.3")}),
+    ]
+    with write_tx(engine) as conn:
+        assert adjust_stock(conn, tid, changes, NOW) == set()
+        assert _rows(conn, tid)[(10, 1)][1] == D(5)
+        assert set(counts(conn, tid).values()) == {0}
+
+
+def test_many_rows_across_chunks_are_written_exactly_and_bumped_once(
+    tenant: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loaders, "CHUNK", 2)
+    monkeypatch.setattr(loaders, "_PG_ROWS", 2)
+    monkeypatch.setattr(loaders, "_MYSQL_ROWS", 2)
+    engine, tid = tenant
+    values = {(s, w): D(f"{s}.{w}") + D("0.0001") for s in (10, 11, 12) for w in (1, 2)}
+    changes = [StockChange(s, w, {"stock_num": v}) for (s, w), v in values.items()]
+    with write_tx(engine) as conn:
+        bumped = set_stock(conn, tid, changes, NOW)
+        rows = _rows(conn, tid)
+        assert counts(conn, tid) == {100: 1, 101: 1, 102: 1, 103: 1}
+        assert adjust_stock(conn, tid, [StockChange(s, w, {"stock_num": D("0.1")})
+                                        for s, w in values], NOW) == bumped  # fmt: skip
+        after = _rows(conn, tid)
+    assert bumped == {100, 101, 102, 103}
+    assert {key: row[1] for key, row in rows.items()} == values
+    assert {key: row[1] for key, row in after.items()} == {
+        k: v + D("0.1") for k, v in values.items()
+    }
+    assert sorted(row[0] for row in rows.values()) == [1, 2, 3, 4, 5, 6]  # rec_ids of new rows
+
+
+def test_a_row_changes_when_any_of_its_named_fields_changes(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        change = StockChange(10, 1, {"stock_num": D(5), "order_num": D(1)})
+        assert set_stock(conn, tid, [change], NOW) == {100, 102}
+        assert _rows(conn, tid)[(10, 1)] == (1, D(5), D(1))

@@ -22,6 +22,7 @@ from stocksync.db import loaders
 from stocksync.db.engine import write_tx
 from stocksync.db.schema import listing, spec, warehouse
 from stocksync.db.tenants import ensure_tenant
+from stocksync.services import tracking
 from stocksync.services.tracking import (
     MatchContext,
     RuleContext,
@@ -33,6 +34,7 @@ from stocksync.services.tracking import (
     listings_of_warehouses,
     refresh_matches,
     refresh_rules,
+    resettle,
 )
 
 NOW = 1_700_000_000.0
@@ -219,3 +221,112 @@ def test_contexts_compute_what_the_refresh_functions_store(tenant: tuple[Engine,
     for rec_id, (_, _, rule_id, kind, target) in state.items():
         assert resolver.rule_id(1, kind, target, rec_id == 106) == rule_id
     assert resolver.rule_id(1, 1, 999, False) == 1  # unknown target: no brand, no class
+
+
+@pytest.mark.parametrize("rows_per_statement", [2, 1000])
+def test_update_rows_gives_each_row_its_own_values_and_only_the_tenants(
+    engine: Engine, sid: str, monkeypatch: pytest.MonkeyPatch, rows_per_statement: int
+) -> None:
+    monkeypatch.setattr(loaders, "_PG_ROWS", rows_per_statement)
+    monkeypatch.setattr(loaders, "_MYSQL_ROWS", rows_per_statement)
+    codes = {100: "it's", 101: "%s %(x)s ?", 102: "名字", 103: "a\\b", 104: ""}
+    with write_tx(engine) as conn:
+        tid, other = ensure_tenant(conn, sid), ensure_tenant(conn, sid + "-other")
+        for owner in (tid, other):
+            add_shop(conn, owner, 1)
+            for rec_id in (*codes, 105):
+                add_listing(conn, owner, rec_id, 1, "X")
+        rows = [(rec_id, code, rec_id % 3, -rec_id) for rec_id, code in codes.items()]
+        columns = ("match_code", "match_target_type", "match_target_id")
+        loaders.update_rows(conn, listing, tid, ("rec_id",), columns, rows, {"modified": 7})
+        c = listing.c
+        query = select(c.tenant_id, c.rec_id, *[c[name] for name in (*columns, "modified")])
+        query = query.where(c.tenant_id.in_([tid, other]))
+        found = {(r[0], r[1]): tuple(r[2:]) for r in conn.execute(query)}
+    assert {rec: found[(tid, rec)] for rec in codes} == {
+        rec: (code, rec % 3, -rec, 7) for rec, code in codes.items()
+    }
+    assert found[(tid, 105)] == ("", 0, 0, 0)
+    assert {found[(other, rec)] for rec in (*codes, 105)} == {("", 0, 0, 0)}
+
+
+def test_update_ids_writes_the_tenants_rows_in_chunks(
+    tenant: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loaders, "CHUNK", 2)
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        assert loaders.update_ids(conn, listing, tid, [106, 100, 101, 999], "rule_id = 7") == 3
+        assert loaders.update_ids(conn, listing, tid, [], "rule_id = 8") == 0
+        state = listing_state(conn, tid)
+    assert {rec: s[2] for rec, s in state.items() if s[2] == 7} == {100: 7, 101: 7, 106: 7}
+
+
+def test_resolving_a_few_listings_agrees_with_resolving_them_among_everyone(
+    tenant: tuple[Engine, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, tid = tenant
+    results = []
+    for whole in (10**9, 0):  # listings loaded with their own scopes / with every scope
+        monkeypatch.setattr(tracking, "_WHOLE", whole)
+        with engine.connect() as conn, conn.begin() as tx:
+            conn.execute(update(spec).where(spec.c.tenant_id == tid).values(brand_id=1))
+            conn.execute(update(listing).where(listing.c.tenant_id == tid).values(rule_id=-1))
+            changed = refresh_rules(conn, tid, [100, 101, 103, 104, 106, 999])
+            results.append((changed, {rec: s[2] for rec, s in listing_state(conn, tid).items()}))
+            tx.rollback()
+    assert results[0] == results[1]
+    assert results[0][0] == {100, 101, 103, 104, 106}
+    assert {rec: results[0][1][rec] for rec in (100, 101, 103, 104, 106)} == {
+        100: 2, 101: 2, 103: 1, 104: 1, 106: -10000,
+    }  # fmt: skip
+
+
+def test_resolving_for_no_shop_changes_nothing(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        conn.execute(update(listing).where(listing.c.tenant_id == tid).values(rule_id=-1))
+        assert refresh_rules(conn, tid, shop_ids=[]) == set()
+        assert refresh_rules(conn, tid, shop_ids=[2]) == set()
+        assert refresh_rules(conn, tid, shop_ids=[1]) == set(range(100, 107))
+
+
+def test_blank_merchant_codes_fall_back_or_match_nothing(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        add_spec(conn, tid, 13, " ")
+        add_listing(conn, tid, 107, 1, " \t", outer_id="Q")  # blank spec_outer_id: outer_id
+        add_listing(conn, tid, 108, 1, " ", outer_id=" ")  # blank never matches, not even " "
+        assert refresh_matches(conn, tid) == {107, 108}
+        state = listing_state(conn, tid)
+        codes = dict(conn.execute(select(listing.c.rec_id, listing.c.match_code).where(
+            listing.c.tenant_id == tid, listing.c.rec_id.in_([107, 108]))).all())  # fmt: skip
+    assert state[107][3:] == (1, 11) and state[108][3:] == (0, 0)
+    assert codes == {107: "Q", 108: " "}
+
+
+def test_resettle_writes_new_rules_and_bumps_each_listing_once(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        where = (spec.c.tenant_id == tid, spec.c.spec_id == 11)
+        conn.execute(update(spec).where(*where).values(brand_id=1))
+        bumped = resettle(conn, tid, bump={100, 101, 104}, now=NOW)
+        state = listing_state(conn, tid)
+        assert refresh_rules(conn, tid) == set()
+    assert bumped == {100, 101, 104}
+    assert {rec: s[:3] for rec, s in state.items() if s[0]} == {
+        100: (1, True, 2), 101: (1, True, 2), 104: (1, True, 1),
+    }  # fmt: skip
+    assert {rec for rec, s in state.items() if s[0] == 0} == {102, 103, 105, 106}
+
+
+def test_resettle_on_a_shop_leaves_other_shops_alone(tenant: tuple[Engine, int]) -> None:
+    engine, tid = tenant
+    with write_tx(engine) as conn:
+        conn.execute(update(listing).where(listing.c.tenant_id == tid).values(rule_id=-1))
+        assert resettle(conn, tid, shop_ids=[2], now=NOW) == set()
+        assert resettle(conn, tid, [100, 101], shop_ids=[1], now=NOW) == {100, 101}
+        state = listing_state(conn, tid)
+    assert {rec: s[:3] for rec, s in state.items() if s[0]} == {
+        100: (1, True, 2), 101: (1, True, 1),
+    }  # fmt: skip

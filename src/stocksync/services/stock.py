@@ -17,21 +17,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, func, insert, select, type_coerce
 
-from stocksync.db.loaders import id_chunks
+from stocksync.db.loaders import id_chunks, update_rows
 from stocksync.db.schema import spec, stock
 from stocksync.db.schema import warehouse as warehouse_t
-from stocksync.db.types import QuantityError, to_scaled
+from stocksync.db.types import QTY_LIMIT, SCALE, QuantityError, from_scaled, to_scaled
 from stocksync.domain.errors import InvalidArgument
-from stocksync.domain.model import QUANTITY_FIELDS, ZERO
+from stocksync.domain.model import QUANTITY_FIELDS
 from stocksync.services.tracking import bump_listings, listings_of_specs
 
 #: Every quantity column a change may name.
 STOCK_FIELDS: tuple[str, ...] = ("stock_num", *QUANTITY_FIELDS, "wms_stock_diff")
 
 _Key = tuple[int, int]  # (spec_id, warehouse_id)
-_QUANTUM = Decimal("0.0001")
+_Scaled = dict[str, int]  # quantity name -> value as stored (× SCALE)
+_LIMIT = int(QTY_LIMIT * SCALE)
 _s = stock.c
 
 
@@ -63,61 +64,67 @@ def adjust_stock(
 def _write(
     conn: Connection, tid: int, changes: Sequence[StockChange], now: float, *, absolute: bool
 ) -> set[int]:
+    """Validate, read the rows concerned (only the named columns, as stored integers), then
+    write only the rows whose values really change: exact integer arithmetic throughout."""
     merged = _merge(changes, absolute)
     if not merged:
         return set()
     _check_references(conn, tid, merged)
-    existing = _load_rows(conn, tid, merged)
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
+    names = [name for name in STOCK_FIELDS if any(name in v for v in merged.values())]
+    existing = _load_rows(conn, tid, merged, names)
+    updates: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+    inserts: list[tuple[_Key, _Scaled]] = []
     for key, values in merged.items():
         old = existing.get(key)
-        new = _apply(key, old or dict.fromkeys(STOCK_FIELDS, ZERO), values, absolute)
-        if old is None and (absolute or any(values.values())):
-            inserts.append(new | {"spec_id": key[0], "warehouse_id": key[1]})
-        elif old is not None and new != old:
-            updates.append(new | {"b_spec": key[0], "b_warehouse": key[1]})
+        if old is None:
+            if absolute or any(values.values()):
+                inserts.append((key, _checked(key, values)))
+            continue
+        new = values if absolute else {name: old[name] + delta for name, delta in values.items()}
+        if any(old[name] != value for name, value in new.items()):
+            written = tuple(name for name in names if name in new)
+            _checked(key, new)
+            updates.setdefault(written, []).append((*key, *[new[name] for name in written]))
     _store(conn, tid, updates, inserts, int(now))
-    changed_specs = {row["spec_id"] for row in inserts} | {row["b_spec"] for row in updates}
+    changed_specs = {key[0] for key, _ in inserts} | {
+        row[0] for rows in updates.values() for row in rows
+    }
     affected = listings_of_specs(conn, tid, changed_specs)
     bump_listings(conn, tid, affected, now)
     return affected
 
 
-def _merge(changes: Iterable[StockChange], absolute: bool) -> dict[_Key, dict[str, Decimal]]:
-    """Validate every change and combine those on the same row."""
-    merged: dict[_Key, dict[str, Decimal]] = {}
+def _merge(changes: Iterable[StockChange], absolute: bool) -> dict[_Key, _Scaled]:
+    """Validate every change and combine those on the same row, as stored integers."""
+    merged: dict[_Key, _Scaled] = {}
     for index, change in enumerate(changes):
         target = merged.setdefault((change.spec_id, change.warehouse_id), {})
         for name, value in change.values.items():
-            _check_value(index, name, value)
-            target[name] = value if absolute else target.get(name, ZERO) + value
+            scaled = _check_value(index, name, value)
+            target[name] = scaled if absolute else target.get(name, 0) + scaled
     return merged
 
 
-def _check_value(index: int, name: str, value: object) -> None:
+def _check_value(index: int, name: str, value: object) -> int:
     if name not in STOCK_FIELDS:
         raise InvalidArgument(f"changes[{index}].{name}: not a stock quantity field")
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidArgument(f"changes[{index}].{name}: not a decimal: {value!r}")
-    _scaled(f"changes[{index}].{name}", Decimal(value))
-
-
-def _scaled(path: str, value: Decimal) -> int:
     try:
-        return to_scaled(value)
+        return to_scaled(Decimal(value))
     except QuantityError as exc:
-        raise InvalidArgument(f"{path}: {exc}") from None
+        raise InvalidArgument(f"changes[{index}].{name}: {exc}") from None
 
 
-def _apply(
-    key: _Key, old: Mapping[str, Decimal], values: Mapping[str, Decimal], absolute: bool
-) -> dict[str, Decimal]:
-    new = dict(old)
+def _checked(key: _Key, values: _Scaled) -> _Scaled:
+    """The new values of a row, refused when one is out of range (deltas can add up)."""
     for name, value in values.items():
-        new[name] = Decimal(value) if absolute else new[name] + value
-        _scaled(f"spec {key[0]} warehouse {key[1]}: {name}", new[name])
-    return {name: new[name].quantize(_QUANTUM) for name in STOCK_FIELDS}
+        if abs(value) >= _LIMIT:
+            shown = Decimal(value).scaleb(-4)
+            raise InvalidArgument(
+                f"spec {key[0]} warehouse {key[1]}: {name}: out of range: {shown}"
+            )
+    return values
 
 
 def _check_references(conn: Connection, tid: int, merged: Mapping[_Key, object]) -> None:
@@ -143,44 +150,44 @@ def _listed(ids: list[int]) -> str:
 
 
 def _load_rows(
-    conn: Connection, tid: int, merged: Mapping[_Key, object]
-) -> dict[_Key, dict[str, Decimal]]:
-    """The existing rows among those keys, locked for update where the backend can."""
+    conn: Connection, tid: int, merged: Mapping[_Key, object], names: Sequence[str]
+) -> dict[_Key, _Scaled]:
+    """The named columns of the existing rows among those keys, as stored integers (no Decimal
+    conversion), locked for update where the backend can."""
     warehouse_ids = sorted({key[1] for key in merged})
-    columns = [_s[name] for name in STOCK_FIELDS]
+    columns = [type_coerce(_s[name], BigInteger) for name in names]
     base = select(_s.spec_id, _s.warehouse_id, *columns).where(
         _s.tenant_id == tid, _s.warehouse_id.in_(warehouse_ids)
     )
-    rows: dict[_Key, dict[str, Decimal]] = {}
+    rows: dict[_Key, _Scaled] = {}
     for chunk in id_chunks(key[0] for key in merged):
         for row in conn.execute(base.where(_s.spec_id.in_(chunk)).with_for_update()):
             key = (row[0], row[1])
             if key in merged:
-                rows[key] = dict(zip(STOCK_FIELDS, row[2:], strict=True))
+                rows[key] = dict(zip(names, row[2:], strict=True))
     return rows
 
 
 def _store(
     conn: Connection,
     tid: int,
-    updates: list[dict[str, Any]],
-    inserts: list[dict[str, Any]],
+    updates: Mapping[tuple[str, ...], list[tuple[int, ...]]],
+    inserts: list[tuple[_Key, _Scaled]],
     now: int,
 ) -> None:
-    if updates:
-        stmt = (
-            update(stock)
-            .where(
-                _s.tenant_id == tid,
-                _s.spec_id == bindparam("b_spec"),
-                _s.warehouse_id == bindparam("b_warehouse"),
-            )
-            .values(modified=now)
-        )
-        conn.execute(stmt, updates)
+    """Changed rows in a few set-based statements per set of columns written; new rows with
+    the next free `rec_id`s."""
+    for names, rows in updates.items():
+        keys = ("spec_id", "warehouse_id")
+        update_rows(conn, stock, tid, keys, names, rows, {"modified": now})
     if inserts:
         query = select(func.coalesce(func.max(_s.rec_id), 0)).where(_s.tenant_id == tid)
         next_id = int(conn.execute(query).scalar_one()) + 1
-        for offset, row in enumerate(inserts):
-            row.update(tenant_id=tid, rec_id=next_id + offset, created=now, modified=now)
-        conn.execute(insert(stock), inserts)
+        rows_: list[dict[str, Any]] = []
+        for offset, ((spec_id, warehouse_id), values) in enumerate(inserts):
+            row: dict[str, Any] = dict.fromkeys(STOCK_FIELDS, Decimal(0))
+            row.update({name: from_scaled(value) for name, value in values.items()})
+            row.update(tenant_id=tid, spec_id=spec_id, warehouse_id=warehouse_id,
+                       rec_id=next_id + offset, created=now, modified=now)  # fmt: skip
+            rows_.append(row)
+        conn.execute(insert(stock), rows_)

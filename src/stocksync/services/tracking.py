@@ -4,50 +4,43 @@ Every event that can change a listing's `syn_stock` bumps it: `stock_change_coun
 pending flag set. Our rule: rule and match changes bump the counter too. Everything here works in
 bulk (a few statements per call, never one per listing) and a call bumps each listing once.
 
+At a million listings the cost is in moving rows, so the scans read plain tuples from the
+driver (no Row objects) with ids inlined as integer literals, the per-listing work is a few
+dict lookups, and only the listings whose values really change are written, set-based.
+
 For bulk inserts, `MatchContext` and `RuleContext` compute a listing's `match_*` columns and
 `rule_id` before the row is written, from data loaded once per import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, select, update
+from sqlalchemy import Connection, Table
 
 from stocksync.db.loaders import (
     id_chunks,
+    int_list,
     load_classes,
     load_custom_rules,
     load_match_index,
     load_rules,
+    update_ids,
+    update_rows,
 )
 from stocksync.db.schema import custom_rule, listing, spec, suite, suite_detail
 from stocksync.domain.matching import auto_match, match_code
-from stocksync.domain.model import MATCH_SPEC, MATCH_SUITE, RuleParams
+from stocksync.domain.model import CUSTOM_RULE_ID, MATCH_SPEC, MATCH_SUITE, UNBOUND, RuleParams
 from stocksync.domain.rules import Resolver
 
-_l = listing.c
-_SET_MATCH = (
-    update(listing)
-    .where(_l.tenant_id == bindparam("b_tid"), _l.rec_id == bindparam("b_rec_id"))
-    .values(
-        match_code=bindparam("b_code"),
-        match_target_type=bindparam("b_type"),
-        match_target_id=bindparam("b_target"),
-    )
-)
-# Bulk updates by id list: the ids are inlined as integer literals (int() makes that safe),
-# which is several times faster than binding thousands of parameters per statement.
-_BUMP_SQL = (
-    "UPDATE api_goods_spec SET stock_change_count = stock_change_count + 1, "
-    "is_stock_changed = TRUE, modified = {now} WHERE tenant_id = {tid} AND rec_id IN ({ids})"
-)
-_SET_RULE_SQL = (
-    "UPDATE api_goods_spec SET rule_id = {rule} WHERE tenant_id = {tid} AND rec_id IN ({ids})"
-)
+_MATCH_COLUMNS = ("match_code", "match_target_type", "match_target_id")
+_BUMP = "stock_change_count = stock_change_count + 1, is_stock_changed = TRUE, modified = {now}"
 _BATCH = 20_000  # rows fetched at a time when scanning many listings
-_QueriesFor = Callable[[list[int]], list[Select[Any]]]
+#: Above this many listings, re-resolution reads every spec's and suite's scope at once.
+_WHOLE = 50_000
+_Scope = tuple[int, int]  # (brand_id, class_id)
+_NO_SCOPE: _Scope = (0, 0)
 
 
 class MatchContext:
@@ -89,12 +82,10 @@ class RuleContext:
     @classmethod
     def load(cls, conn: Connection, tid: int) -> RuleContext:
         """Rules, classes and the brand/class of every spec and suite of the tenant."""
-        specs = select(spec.c.spec_id, spec.c.brand_id, spec.c.class_id)
-        suites = select(suite.c.suite_id, suite.c.brand_id, suite.c.class_id)
         return cls(
             Resolver(load_rules(conn, tid), load_classes(conn, tid)),
-            {i: (b, c) for i, b, c in conn.execute(specs.where(spec.c.tenant_id == tid))},
-            {i: (b, c) for i, b, c in conn.execute(suites.where(suite.c.tenant_id == tid))},
+            _scopes(conn, tid, spec, None),
+            _scopes(conn, tid, suite, None),
         )
 
     def rule_id(self, shop_id: int, target_type: int, target_id: int, has_custom: bool) -> int:
@@ -106,55 +97,83 @@ class RuleContext:
         return self.resolver.rule_id(shop_id, brand_id, class_id, has_custom)
 
 
+def _raw(conn: Connection, sql: str) -> Iterator[Any]:
+    """Rows of a parameterless SELECT straight from the DB-API cursor, in batches.
+
+    At a million rows SQLAlchemy's Row objects cost as much as the query; the cursor runs in
+    the connection's transaction. Values come back as stored (booleans may be 0/1).
+    """
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        while batch := cursor.fetchmany(_BATCH):
+            yield from batch
+    finally:
+        cursor.close()
+
+
+def _where_in(sql: str, column: str, ids: Iterable[int] | None) -> Iterator[str]:
+    """`sql` once (ids None) or once per chunk of ids with `AND column IN (...)` appended."""
+    if ids is None:
+        yield sql
+        return
+    for chunk in id_chunks(ids):
+        yield f"{sql} AND {column} IN ({int_list(chunk)})"
+
+
+def _column(conn: Connection, sql: str, column: str, ids: Iterable[int] | None) -> set[int]:
+    """The first column of `sql`'s rows, restricted to `column IN ids` chunk by chunk."""
+    return {row[0] for query in _where_in(sql, column, ids) for row in _raw(conn, query)}
+
+
+def _select(table: Table, tid: int, columns: str) -> str:
+    return f"SELECT {columns} FROM {table.name} WHERE tenant_id = {int(tid)}"
+
+
+def _scopes(
+    conn: Connection, tid: int, table: Table, ids: Iterable[int] | None
+) -> dict[int, _Scope]:
+    """{spec_id or suite_id: (brand_id, class_id)} for those ids (None = all of the tenant)."""
+    key = "spec_id" if table is spec else "suite_id"
+    sql = _select(table, tid, f"{key}, brand_id, class_id")
+    return {i: (b, c) for query in _where_in(sql, key, ids) for i, b, c in _raw(conn, query)}
+
+
 def bump_listings(conn: Connection, tid: int, rec_ids: Iterable[int], now: float) -> int:
     """Mark those listings changed once: counter + 1, pending set, `modified` = now.
 
-    Returns how many listings were bumped (unknown ids are ignored).
+    Returns how many listings were bumped (unknown ids are ignored). Set-based: one statement
+    per `CHUNK` ids, whatever the backend.
     """
-    total = 0
-    for chunk in id_chunks(rec_ids):
-        sql = _BUMP_SQL.format(now=int(now), tid=int(tid), ids=_int_list(chunk))
-        total += conn.exec_driver_sql(sql).rowcount
-    return total
-
-
-def _int_list(ids: Iterable[int]) -> str:
-    return ",".join(str(int(i)) for i in ids)
-
-
-def _rec_ids(conn: Connection, queries_for: _QueriesFor, ids: Iterable[int]) -> set[int]:
-    found: set[int] = set()
-    for chunk in id_chunks(ids):
-        for query in queries_for(chunk):
-            found.update(conn.execute(query).scalars().all())
-    return found
+    return update_ids(conn, listing, tid, rec_ids, _BUMP.format(now=int(now)))
 
 
 def listings_of_specs(conn: Connection, tid: int, spec_ids: Iterable[int]) -> set[int]:
     """Listings matched to one of the specs, or to a suite that contains one of them."""
-    d = suite_detail.c
-
-    def queries(chunk: list[int]) -> list[Select[Any]]:
-        suites = select(d.suite_id).where(d.tenant_id == tid, d.spec_id.in_(chunk))
-        base = select(_l.rec_id).where(_l.tenant_id == tid)
-        return [
-            base.where(_l.match_target_type == MATCH_SPEC, _l.match_target_id.in_(chunk)),
-            base.where(_l.match_target_type == MATCH_SUITE, _l.match_target_id.in_(suites)),
-        ]
-
-    return _rec_ids(conn, queries, spec_ids)
+    spec_ids = set(spec_ids)
+    if not spec_ids:
+        return set()
+    # The suites first, in their own query: joined, PostgreSQL scans every suite listing.
+    suites = _column(conn, _select(suite_detail, tid, "DISTINCT suite_id"), "spec_id", spec_ids)
+    matched = _select(listing, tid, "rec_id") + f" AND match_target_type = {MATCH_SPEC}"
+    return _column(conn, matched, "match_target_id", spec_ids) | listings_of_suites(
+        conn, tid, suites
+    )
 
 
 def listings_of_suites(conn: Connection, tid: int, suite_ids: Iterable[int]) -> set[int]:
     """Listings matched to one of the suites."""
-    base = select(_l.rec_id).where(_l.tenant_id == tid, _l.match_target_type == MATCH_SUITE)
-    return _rec_ids(conn, lambda chunk: [base.where(_l.match_target_id.in_(chunk))], suite_ids)
+    suite_ids = set(suite_ids)
+    matched = _select(listing, tid, "rec_id") + f" AND match_target_type = {MATCH_SUITE}"
+    return _column(conn, matched, "match_target_id", suite_ids) if suite_ids else set()
 
 
 def listings_of_rules(conn: Connection, tid: int, rule_ids: Iterable[int]) -> set[int]:
     """Listings whose resolved rule (the `rule_id` column) is one of those ids."""
-    base = select(_l.rec_id).where(_l.tenant_id == tid)
-    return _rec_ids(conn, lambda chunk: [base.where(_l.rule_id.in_(chunk))], rule_ids)
+    rule_ids = set(rule_ids)
+    return (
+        _column(conn, _select(listing, tid, "rec_id"), "rule_id", rule_ids) if rule_ids else set()
+    )
 
 
 def names_any_warehouse(params: RuleParams, warehouse_ids: frozenset[int]) -> bool:
@@ -181,20 +200,16 @@ def listings_of_warehouses(conn: Connection, tid: int, warehouse_ids: Iterable[i
     return found
 
 
-def _scan(conn: Connection, queries: Iterable[Select[Any]]) -> Iterator[Any]:
-    """The rows of each query, fetched in batches (iterating a result row by row is slow)."""
-    for query in queries:
-        result = conn.execute(query)
-        while batch := result.fetchmany(_BATCH):
-            yield from batch
-
-
-def _for_listings(base: Select[Any], rec_ids: Iterable[int] | None) -> Iterator[Select[Any]]:
-    if rec_ids is None:
-        yield base
-        return
-    for chunk in id_chunks(rec_ids):
-        yield base.where(_l.rec_id.in_(chunk))
+def _match_table(conn: Connection, tid: int) -> dict[str, tuple[int, int]]:
+    """{code: (match_target_type, match_target_id)} for every code that matches something,
+    built with `auto_match` itself so that the precedence stays in one place."""
+    by_spec, by_suite = load_match_index(conn, tid)
+    table = {}
+    for code in by_spec.keys() | by_suite.keys():
+        found = auto_match(code, by_spec, by_suite)
+        if found[0] != UNBOUND:
+            table[code] = found
+    return table
 
 
 def refresh_matches(conn: Connection, tid: int, rec_ids: Iterable[int] | None = None) -> set[int]:
@@ -204,50 +219,88 @@ def refresh_matches(conn: Connection, tid: int, rec_ids: Iterable[int] | None = 
     `match_target_id` where any of them changed and returns those rec_ids. Callers should then
     re-resolve the returned listings' rules (`refresh_rules`; `apply_changes` does both).
     """
-    matcher = MatchContext.load(conn, tid)
-    base = select(
-        _l.rec_id,
-        _l.outer_id,
-        _l.spec_outer_id,
-        _l.match_code,
-        _l.match_target_type,
-        _l.match_target_id,
-    ).where(_l.tenant_id == tid, _l.is_manual_match == False)  # noqa: E712
+    table = _match_table(conn, tid)
+    unbound = (UNBOUND, 0)
+    columns = f"rec_id, outer_id, spec_outer_id, {', '.join(_MATCH_COLUMNS)}"
+    sql = _select(listing, tid, columns) + " AND is_manual_match = FALSE"
+    ids = None if rec_ids is None else set(rec_ids)
     writes = []
-    for rec_id, outer, spec_outer, *old in _scan(conn, _for_listings(base, rec_ids)):
-        code, kind, target = matcher.match_listing(outer, spec_outer)
-        if [code, kind, target] != old:
-            writes.append(
-                {"b_tid": tid, "b_rec_id": rec_id, "b_code": code, "b_type": kind,
-                 "b_target": target}
-            )  # fmt: skip
-    if writes:
-        conn.execute(_SET_MATCH, writes)
-    return {w["b_rec_id"] for w in writes}
+    for query in _where_in(sql, "rec_id", ids):
+        for rec_id, outer, spec_outer, old_code, old_kind, old_target in _raw(conn, query):
+            code = match_code(outer, spec_outer)
+            kind, target = table.get(code, unbound)
+            if code != old_code or kind != old_kind or target != old_target:
+                writes.append((rec_id, code, kind, target))
+    writes.sort()  # ascending ids: the same lock order as every other bulk write
+    update_rows(conn, listing, tid, ("rec_id",), _MATCH_COLUMNS, writes)
+    return {write[0] for write in writes}
 
 
-def _listing_scopes(
+class _Scopes:
+    """What rule resolution needs beyond a listing's row: its target's brand and class, and
+    whether it carries a custom rule. Loaded for the whole tenant or for some listings."""
+
+    def __init__(self, conn: Connection, tid: int, rows: Sequence[Any] | None) -> None:
+        specs = suites = customs = None
+        if rows is not None:
+            specs = {row[4] for row in rows if row[3] == MATCH_SPEC}
+            suites = {row[4] for row in rows if row[3] == MATCH_SUITE}
+            customs = {row[0] for row in rows}
+        self.specs = _scopes(conn, tid, spec, specs)
+        self.suites = _scopes(conn, tid, suite, suites)
+        self.customs = _column(conn, _select(custom_rule, tid, "rec_id"), "rec_id", customs)
+
+
+def _resolve(
+    rows: Iterable[Any], scopes: _Scopes, resolver: Resolver, by_rule: dict[int, list[int]]
+) -> None:
+    """Add each listing whose resolved rule differs from its stored one to `by_rule[new]`.
+
+    Rows are (rec_id, shop_id, rule_id, match_target_type, match_target_id). A hot loop: a
+    few dict lookups per listing; the resolver memoises per (shop, brand, class).
+    """
+    specs, suites, customs, rule_id = scopes.specs, scopes.suites, scopes.customs, resolver.rule_id
+    nothing: dict[int, _Scope] = {}
+    for rec_id, shop_id, old, kind, target in rows:
+        if rec_id in customs:
+            new = CUSTOM_RULE_ID
+        else:
+            table = specs if kind == MATCH_SPEC else suites if kind == MATCH_SUITE else nothing
+            new = rule_id(shop_id, *table.get(target, _NO_SCOPE), False)
+        if new != old:
+            by_rule.setdefault(new, []).append(rec_id)
+
+
+def _changed_rules(
     conn: Connection, tid: int, rec_ids: Iterable[int] | None, shop_ids: Iterable[int] | None
-) -> Iterator[tuple[int, int, int, int, int, bool]]:
-    """(rec_id, shop_id, rule_id, brand_id, class_id, has_custom) of the chosen listings."""
-    s, u, c = spec.c, suite.c, custom_rule.c
-    on_spec = and_(_l.match_target_type == MATCH_SPEC, s.spec_id == _l.match_target_id)
-    on_suite = and_(_l.match_target_type == MATCH_SUITE, u.suite_id == _l.match_target_id)
-    joined = (
-        listing.outerjoin(spec, and_(s.tenant_id == tid, on_spec))
-        .outerjoin(suite, and_(u.tenant_id == tid, on_suite))
-        .outerjoin(custom_rule, and_(c.tenant_id == tid, c.rec_id == _l.rec_id))
-    )
-    base = select(
-        _l.rec_id, _l.shop_id, _l.rule_id, s.brand_id, s.class_id, u.brand_id, u.class_id, c.rec_id
-    ).select_from(joined).where(_l.tenant_id == tid)  # fmt: skip
+) -> dict[int, list[int]]:
+    """{new rule_id: [rec_id, ...]} of the chosen listings whose resolved rule changed."""
+    resolver = Resolver(load_rules(conn, tid), load_classes(conn, tid))
+    columns = "rec_id, shop_id, rule_id, match_target_type, match_target_id"
+    sql = _select(listing, tid, columns)
     if shop_ids is not None:
-        base = base.where(_l.shop_id.in_(sorted(set(shop_ids))))
-    for rec_id, shop_id, rule_id, sb, sc, ub, uc, custom in _scan(
-        conn, _for_listings(base, rec_ids)
-    ):
-        brand, klass = (sb, sc) if sb is not None else (ub, uc)
-        yield rec_id, shop_id, rule_id, brand or 0, klass or 0, custom is not None
+        sql += f" AND shop_id IN ({int_list(sorted(set(shop_ids))) or 'NULL'})"
+    ids = None if rec_ids is None else set(rec_ids)
+    by_rule: dict[int, list[int]] = {}
+    if ids is None or len(ids) > _WHOLE:
+        scopes = _Scopes(conn, tid, None)
+        for query in _where_in(sql, "rec_id", ids):
+            _resolve(_raw(conn, query), scopes, resolver, by_rule)
+    else:
+        for query in _where_in(sql, "rec_id", ids):
+            rows = list(_raw(conn, query))
+            _resolve(rows, _Scopes(conn, tid, rows), resolver, by_rule)
+    return by_rule
+
+
+def _write_rules(
+    conn: Connection, tid: int, by_rule: Mapping[int, list[int]], also: str
+) -> set[int]:
+    """Store the new rules (few distinct values: one UPDATE per rule and chunk of ids, not one
+    per listing), with `also` assignments; returns the rec_ids written."""
+    for rule_id, changed in by_rule.items():
+        update_ids(conn, listing, tid, changed, f"rule_id = {int(rule_id)}{also}")
+    return {rec_id for changed in by_rule.values() for rec_id in changed}
 
 
 def refresh_rules(
@@ -264,18 +317,30 @@ def refresh_rules(
     listings elsewhere). Brand and class come from the matched spec or suite; an unbound
     listing has brand 0 and no class.
     """
-    resolver = Resolver(load_rules(conn, tid), load_classes(conn, tid))
-    by_rule: dict[int, list[int]] = {}
-    for rec_id, shop_id, old, brand, klass, custom in _listing_scopes(conn, tid, rec_ids, shop_ids):
-        new = resolver.rule_id(shop_id, brand, klass, custom)
-        if new != old:
-            by_rule.setdefault(new, []).append(rec_id)
-    # Few distinct rules: one UPDATE per rule and chunk of ids, not one per listing.
-    for rule_id, ids in by_rule.items():
-        for chunk in id_chunks(ids):
-            sql = _SET_RULE_SQL.format(rule=int(rule_id), tid=int(tid), ids=_int_list(chunk))
-            conn.exec_driver_sql(sql)
-    return {rec_id for ids in by_rule.values() for rec_id in ids}
+    return _write_rules(conn, tid, _changed_rules(conn, tid, rec_ids, shop_ids), "")
+
+
+def resettle(
+    conn: Connection,
+    tid: int,
+    rec_ids: Iterable[int] | None = None,
+    *,
+    shop_ids: Iterable[int] | None = None,
+    bump: Iterable[int] = (),
+    now: float,
+) -> set[int]:
+    """`refresh_rules`, then bump each listing whose rule changed and each of `bump` once;
+    returns the rec_ids bumped (those of `bump` included).
+
+    Equal to `refresh_rules` followed by `bump_listings(changed | bump)`, but a listing whose
+    rule changed gets its new rule and its bump in one row write instead of two: after a rule
+    edit that moves most of a million listings, that halves the rows written.
+    """
+    also = ", " + _BUMP.format(now=int(now))
+    changed = _write_rules(conn, tid, _changed_rules(conn, tid, rec_ids, shop_ids), also)
+    rest = set(bump) - changed
+    bump_listings(conn, tid, rest, now)
+    return changed | rest
 
 
 def _selection(which: Iterable[int] | bool | None) -> set[int] | None:
@@ -308,19 +373,18 @@ def apply_changes(
     `rematch` / `reresolve`: None or False = none, True = every listing of the tenant, else
     those rec_ids; listings whose match changed are always re-resolved. Returns the bumped ids.
     """
-    rule_ids = set(rule_ids)
-    affected = set(rec_ids) | listings_of_rules(conn, tid, rule_ids)
     to_match = _selection(rematch)
     rematched = refresh_matches(conn, tid, to_match) if to_match != set() else set()
     to_resolve = _selection(reresolve)
     if to_resolve is not None:
         to_resolve |= rematched
-    if to_resolve != set():
-        affected |= refresh_rules(conn, tid, to_resolve)
-    affected |= rematched
-    affected |= listings_of_rules(conn, tid, rule_ids)
+    # Read before re-resolution: a listing on one of `rule_ids` afterwards either was on it
+    # before or changed rule, and every listing that changes rule is bumped anyway.
+    affected = set(rec_ids) | rematched | listings_of_rules(conn, tid, rule_ids)
     affected |= listings_of_specs(conn, tid, spec_ids)
     affected |= listings_of_suites(conn, tid, suite_ids)
     affected |= listings_of_warehouses(conn, tid, warehouse_ids)
-    bump_listings(conn, tid, affected, now)
-    return affected
+    if to_resolve == set():
+        bump_listings(conn, tid, affected, now)
+        return affected
+    return resettle(conn, tid, to_resolve, bump=affected, now=now)
