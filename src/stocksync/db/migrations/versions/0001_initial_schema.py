@@ -80,6 +80,7 @@ def upgrade() -> None:
             "spec_id",
             name=op.f("uq_api_goods_spec_tenant_id_shop_id_goods_id_spec_id"),
         ),
+        postgresql_with={"fillfactor": 85},
         mysql_charset="utf8mb4",
         mysql_collate="utf8mb4_bin",
     )
