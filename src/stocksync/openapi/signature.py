@@ -14,15 +14,12 @@ from urllib.parse import unquote_plus
 
 from stocksync.openapi.errors import BadArguments, BadTimestamp
 
-#: Unix time of the protocol's timestamp zero (2012-01-01 00:00 China time).
-EPOCH = 1325347200
+# The epoch lives in `services.clock`; re-exported here for the client and the protocol.
+from stocksync.services.clock import WDT_EPOCH as EPOCH
+from stocksync.services.clock import to_wdt as to_wdt
+
 #: Longest timestamp accepted as a number: 12 digits is ~31,700 years; 13 digits is milliseconds.
 _MAX_TIMESTAMP_DIGITS = 12
-
-
-def to_wdt(unix: float) -> int:
-    """Unix seconds → the protocol's `timestamp` (whole seconds since `EPOCH`)."""
-    return int(unix) - EPOCH
 
 
 def from_wdt(timestamp: int) -> int:
