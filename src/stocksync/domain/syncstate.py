@@ -8,8 +8,9 @@ Counters never go down here: only `Change` touches `stock_change_count`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from stocksync.domain.errors import BusinessError
 from stocksync.domain.model import DELISTED, LISTED, MASK_DELAYED, ZERO
@@ -24,16 +25,18 @@ CANCEL_ANY = -1
 MSG_CANCEL_FAILED = "取消失败"
 
 
-@dataclass(frozen=True, slots=True)
-class Instant:
+# The values made on every acknowledgement (`Instant`, `SyncState`, `Transition`) are named
+# tuples: as immutable as frozen dataclasses and several times cheaper to build.
+
+
+class Instant(NamedTuple):
     """One moment on both clocks: Unix seconds and the protocol's seconds since 2012-01-01."""
 
     unix: int
     wdt: int
 
 
-@dataclass(frozen=True, slots=True)
-class SyncState:
+class SyncState(NamedTuple):
     """The sync columns of one listing (`api_goods_spec`)."""
 
     stock_change_count: int = 0
@@ -94,8 +97,7 @@ class Cancel:
 Event = Change | Lease | Success | Failure | Cancel
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     """The state after an event, whether it cleared pending, and a one-line result for records."""
 
     state: SyncState
@@ -127,40 +129,47 @@ def apply(state: SyncState, event: Event, at: Instant) -> Transition:
 
 def _change(state: SyncState) -> Transition:
     count = state.stock_change_count + 1
-    return Transition(replace(state, stock_change_count=count, is_stock_changed=True), False, "")
+    return Transition(state._replace(stock_change_count=count, is_stock_changed=True), False, "")
 
 
 def _lease(state: SyncState, seconds: int, at: Instant) -> Transition:
     # Only waiting listings are leased, so any failure delay is over: drop its mask bit, or
     # calcStock would call the leased listing "delayed".
     until = min(at.wdt + seconds, INT32_MAX)
-    new = replace(state, disable_syn_until=until, mask=state.mask & ~MASK_DELAYED)
+    new = state._replace(disable_syn_until=until, mask=state.mask & ~MASK_DELAYED)
     return Transition(new, False, f"leased until {until}")
 
 
 def _success(state: SyncState, event: Success, at: Instant) -> Transition:
+    # Built in one go rather than with `_replace` (the hot transition: one per listing synced).
     applied = event.stock_change_count == state.stock_change_count
     pushed = Decimal(event.syn_stock)
-    new = replace(
-        state,
+    status, list_time, delist_time = _follow_status(state, event, at)
+    new = SyncState(
+        stock_change_count=state.stock_change_count,
         is_stock_changed=state.is_stock_changed and not applied,
-        stock_num=pushed,
-        last_syn_num=pushed,
-        last_syn_time=at.unix,
         disable_syn_until=0,
         mask=state.mask & ~MASK_DELAYED,
         fail_count=0,
+        status=status,
+        stock_num=pushed,
+        last_syn_num=pushed,
+        last_syn_time=at.unix,
+        list_time=list_time,
+        delist_time=delist_time,
     )
-    new = _follow_status(new, event, at)
     return Transition(new, applied, _success_result(state, event, applied))
 
 
-def _follow_status(state: SyncState, event: Success, at: Instant) -> SyncState:
+def _follow_status(
+    state: SyncState, event: Success, at: Instant
+) -> tuple[int, int | None, int | None]:
+    """(status, list_time, delist_time) after the push: auto delisting at 0, relisting above."""
     if event.syn_stock == 0 and event.is_auto_delisting and state.status == LISTED:
-        return replace(state, status=DELISTED, delist_time=at.unix)
+        return DELISTED, state.list_time, at.unix
     if event.syn_stock > 0 and event.is_auto_listing and state.status == DELISTED:
-        return replace(state, status=LISTED, list_time=at.unix)
-    return state
+        return LISTED, at.unix, state.delist_time
+    return state.status, state.list_time, state.delist_time
 
 
 def _success_result(state: SyncState, event: Success, applied: bool) -> str:
@@ -178,7 +187,7 @@ def _failure(state: SyncState, at: Instant) -> Transition:
     fails = min(state.fail_count + 1, INT32_MAX)
     delay = retry_delay(fails)
     until = min(at.wdt + delay, INT32_MAX)
-    new = replace(state, fail_count=fails, disable_syn_until=until, mask=state.mask | MASK_DELAYED)
+    new = state._replace(fail_count=fails, disable_syn_until=until, mask=state.mask | MASK_DELAYED)
     return Transition(new, False, f"failure {fails} in a row; retry after {delay} s")
 
 
@@ -187,8 +196,7 @@ def _cancel(state: SyncState, count: int) -> Transition:
         raise BusinessError(MSG_CANCEL_FAILED)
     # Cancelling ends the episode: the next change is handed out at once, without the lease or
     # failure delay of the change given up on.
-    new = replace(
-        state,
+    new = state._replace(
         is_stock_changed=False,
         disable_syn_until=0,
         mask=state.mask & ~MASK_DELAYED,
