@@ -25,6 +25,11 @@ def dumps(value: Any, *, pretty: bool = False) -> bytes:
     return orjson.dumps(value, default=_default, option=option)
 
 
+def encoded(text: str | bytes) -> Any:
+    """JSON text that `dumps` writes as it is where the value stands (orjson's `Fragment`)."""
+    return orjson.Fragment(text)
+
+
 def loads(data: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction or exponent become `Decimal`, integers `int`."""
     return json.loads(data, parse_float=Decimal)

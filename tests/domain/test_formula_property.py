@@ -1,4 +1,5 @@
-"""The formula against a tiny independent re-implementation in `fractions.Fraction`."""
+"""The formula against a tiny independent re-implementation in `fractions.Fraction`, and its
+scaled-integer form (`suite_units`, `publish`, the calcStock hot path's) against the formula."""
 
 from __future__ import annotations
 
@@ -10,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stocksync.domain.errors import EmptyWarehouseList
-from stocksync.domain.formula import StockView, Target, syn_stock
+from stocksync.domain.formula import (
+    StockView,
+    Target,
+    availability,
+    clamp,
+    linear_step,
+    publish,
+    suite_units,
+    syn_stock,
+    usable_warehouses,
+)
 from stocksync.domain.model import (
     FULL_MASK,
     MATCH_SPEC,
@@ -134,3 +145,75 @@ def test_syn_stock_matches_a_fraction_reference(
             return
         raise AssertionError("expected EmptyWarehouseList")
     assert syn_stock(target, params, view) == expected
+
+
+def _scaled(value: Decimal) -> int:
+    return int(value.scaleb(4))
+
+
+def _scaled_path(target: Target, params: RuleParams, view: StockView) -> int | None:
+    """What the calcStock hot path computes: X on scaled integers, then `publish`."""
+    wids = usable_warehouses(params.warehouse_list, view.warehouses)
+    if not wids:
+        return None
+
+    def avail(spec_id: int, wid: int) -> int:
+        row = view.rows.get((spec_id, wid))
+        outer = view.warehouses[wid].is_outer_stock
+        return 0 if row is None else _scaled(availability(row, params.stock_flag, outer))
+
+    if target.target_type == MATCH_SPEC:
+        x = sum(avail(target.target_id, wid) for wid in wids)
+    else:
+        nums = [_scaled(c.num) for c in target.components]
+        x = 10_000 * sum(
+            suite_units([avail(c.spec_id, wid) for c in target.components], nums) for wid in wids
+        )
+    return publish(
+        x,
+        _scaled(params.percent),
+        _scaled(params.plus_value),
+        _scaled(params.min_stock),
+        _scaled(params.max_stock),
+        params.is_auto_delisting,
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(target_st, params_st, warehouses_st, st.lists(row_st, max_size=12))
+def test_the_scaled_integer_path_gives_syn_stocks_number(
+    target: Target,
+    params: RuleParams,
+    warehouses: dict[int, Warehouse],
+    rows: list[StockRow],
+) -> None:
+    view = StockView(warehouses, {(r.spec_id, r.warehouse_id): r for r in rows})
+    expected = _scaled_path(target, params, view)
+    if expected is None:
+        try:
+            syn_stock(target, params, view)
+        except EmptyWarehouseList:
+            return
+        raise AssertionError("expected EmptyWarehouseList")
+    assert syn_stock(target, params, view) == expected
+
+
+@given(
+    st.integers(-(10**20), 10**20),
+    st.integers(0, 10**10),
+    st.integers(-(10**12), 10**12),
+    st.integers(0, 10**12),
+    st.integers(0, 10**12),
+    st.booleans(),
+)
+def test_publish_is_the_linear_step_then_the_clamps(
+    x: int, percent: int, plus: int, min_stock: int, max_stock: int, delist: bool
+) -> None:
+    def qty(scaled: int) -> Decimal:
+        return Decimal(scaled).scaleb(-4)
+
+    params = RuleParams(
+        "1", 0, qty(percent), qty(plus), qty(min_stock), qty(max_stock), False, delist
+    )
+    y = linear_step(qty(x), params.percent, params.plus_value)[1]
+    assert publish(x, percent, plus, min_stock, max_stock, delist) == clamp(y, params)[2]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, select, update
 from test_methods_support import (
     CALC,
     CALC_AUTH,
@@ -29,7 +29,9 @@ from stocksync.client import ApiError, Client
 from stocksync.db import schema
 from stocksync.db.engine import write_tx
 from stocksync.openapi.signature import to_wdt
+from stocksync.services.demo import VENDOR_SPEC, VENDOR_WAREHOUSE
 from stocksync.services.records import RECORD_FIELDS
+from stocksync.services.stock import StockChange, set_stock
 
 RATE_LIMITED = "超过每分钟最大调用频率限制，请稍后重试"
 
@@ -142,3 +144,21 @@ def test_the_settings_rate_limit_applies_to_keys_without_their_own(
         with pytest.raises(ApiError) as refused:
             client.call(CALC, 2447)
     assert (refused.value.status, refused.value.message) == (100, RATE_LIMITED)
+
+
+def test_every_call_reads_in_a_transaction_of_its_own(
+    engine: Engine, sid: str, app: ServerApp
+) -> None:
+    tid = demo_tenant(engine, sid)
+    client = client_for(app, sid)
+    for stock_num in ("7", "2.5", "40"):
+        assert client.call(CALC, 2447, False)["stock_syn_rule_id"] == -10000
+        with pytest.raises(ApiError):  # a refusal ends its transaction as well
+            client.call(CALC, 1007, False)
+        change = StockChange(VENDOR_SPEC, VENDOR_WAREHOUSE, {"stock_num": Decimal(stock_num)})
+        with write_tx(engine) as conn:  # a writer is not held back by a read left open
+            set_stock(conn, tid, [change], time.time())
+        # custom rule: warehouse 6, percent 100, plus 1, min 1, max 550
+        assert client.call(CALC, 2447, False)["syn_stock"] == int(Decimal(stock_num)) + 1
+    with app.database.read() as conn:  # the kept connection is free for the next use
+        assert conn.execute(select(1)).scalar_one() == 1

@@ -19,11 +19,12 @@ from builders import (
     add_warehouse,
     settle,
 )
+from stocksync import jsoncodec
 from stocksync.db.engine import read_tx, write_tx
 from stocksync.db.schema import custom_rule, listing, rule, stock, warehouse
 from stocksync.db.tenants import ensure_tenant
 from stocksync.domain.errors import BusinessError
-from stocksync.services.calc import calc_listing, explain_listing
+from stocksync.services.calc import calc_listing, calc_record_json, explain_listing
 from stocksync.services.clock import WDT_EPOCH
 from stocksync.services.records import RECORD_FIELDS
 
@@ -348,3 +349,40 @@ def test_the_lean_record_equals_the_explained_one_field_for_field(
         assert lean[name] == value and type(lean[name]) is type(value), name
         assert str(lean[name]) == str(value), name
     assert str(lean["last_syn_num"]) == "-1.2345" and str(lean["stock_num"]) == "0.0007"
+
+
+@pytest.mark.parametrize("rec_id", [100, 101, 103, 104])
+def test_the_record_json_is_the_records_encoding_byte_for_byte(
+    world: tuple[Engine, int], rec_id: int
+) -> None:
+    _set(world, rec_id, last_syn_time=1_700_000_000, list_time=0, reserve_s="备注",
+         last_syn_num=Decimal("-1.2345"), stock_num=Decimal("123456789.0007"))  # fmt: skip
+    engine, tid = world
+    with write_tx(engine) as conn:
+        add_custom_rule(
+            conn, tid, 101, warehouse_list="1,2", percent=Decimal("12.5"),
+            plus_value=Decimal("-0.5"), min_stock=Decimal("0.5"), max_stock=9,
+        )  # fmt: skip
+        settle(conn, tid)
+    with read_tx(engine) as conn:
+        text = calc_record_json(conn, tid, rec_id, force_sync=True, now=NOW)
+        record = calc_listing(conn, tid, rec_id, force_sync=True, now=NOW).record
+    assert text == jsoncodec.dumps(record)
+    assert json.loads(text)["rec_id"] == rec_id
+
+
+@pytest.mark.parametrize("junk", ["--1", "²", "١", "1_0", "+1", "99999999999999999999"])
+def test_tokens_that_are_no_warehouse_id_are_dropped_as_the_explained_path_drops_them(
+    world: tuple[Engine, int], junk: str
+) -> None:
+    engine, tid = world
+    with write_tx(engine) as conn:
+        add_custom_rule(conn, tid, 100, warehouse_list=f"{junk},2")
+        settle(conn, tid)
+    assert _calc(world, 100)["syn_stock"] == 3  # warehouse 2 only
+    with read_tx(engine) as conn:
+        story = explain_listing(conn, tid, 100, now=NOW)
+    assert story.error is None and story.explanation is not None
+    assert story.explanation.warehouses_used == [2]
+    _update(world, custom_rule, "rec_id", 100, warehouse_list=junk)
+    assert _error(world, 100) == "仓库列表为空"

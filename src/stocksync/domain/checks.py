@@ -38,14 +38,11 @@ class ListingGate:
     spec_id: str
 
 
-def _disabled_or_delayed(gate: ListingGate) -> bool:
-    return (
-        gate.is_disable_syn
-        or gate.shop_disabled
-        or gate.status == DELETED
-        or gate.rule_disable_syn
-        or gate.delayed
-    )
+def held_back(
+    is_disable_syn: bool, shop_disabled: bool, status: int, rule_disable_syn: bool, delayed: bool
+) -> bool:
+    """Whether a listing may not sync now: what `forceSync` overrides."""
+    return is_disable_syn or shop_disabled or status == DELETED or rule_disable_syn or delayed
 
 
 def check_listing(gate: ListingGate | None, force_sync: bool) -> str | None:
@@ -55,8 +52,29 @@ def check_listing(gate: ListingGate | None, force_sync: bool) -> str | None:
     """
     if gate is None:
         return MSG_NOT_FOUND
-    if gate.match_target_type not in (MATCH_SPEC, MATCH_SUITE):
+    return check_visible(
+        gate.match_target_type,
+        gate.rule_id,
+        not force_sync
+        and held_back(
+            gate.is_disable_syn,
+            gate.shop_disabled,
+            gate.status,
+            gate.rule_disable_syn,
+            gate.delayed,
+        ),
+        gate.goods_id,
+        gate.spec_id,
+    )
+
+
+def check_visible(
+    match_target_type: int, rule_id: int, held: bool, goods_id: str, spec_id: str
+) -> str | None:
+    """`check_listing` of a listing the caller may see, from its facts without a gate (the
+    calcStock hot path); `held` is `held_back(...)` unless forced, else False."""
+    if match_target_type not in (MATCH_SPEC, MATCH_SUITE):
         return MSG_UNBOUND
-    if gate.rule_id == NO_RULE_ID or (not force_sync and _disabled_or_delayed(gate)):
-        return disabled_message(gate.goods_id, gate.spec_id)
+    if rule_id == NO_RULE_ID or held:
+        return disabled_message(goods_id, spec_id)
     return None

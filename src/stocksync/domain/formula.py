@@ -2,6 +2,9 @@
 
 This is the single-listing implementation. Passing an `Explanation` records every step the
 numbers went through; passing none takes the same code path without the bookkeeping.
+`suite_units` and `publish` are the same arithmetic on scaled integers (value × 10⁴), for a
+caller that holds the quantities so already (the calcStock hot path reads them from the
+database); they give `syn_stock`'s number exactly (property-tested).
 """
 
 from __future__ import annotations
@@ -109,14 +112,15 @@ def usable_warehouses(
     return kept
 
 
-def _is_id(token: str) -> bool:
-    """Plain ASCII digits with an optional minus (int() would also take "1_0" or "١")."""
+def is_id_token(token: str) -> bool:
+    """Whether a (stripped) warehouse-list token is an id: plain ASCII digits with an optional
+    minus (int() would also take "1_0" or "١")."""
     digits = token[1:] if token.startswith("-") else token
     return digits.isascii() and digits.isdigit()
 
 
 def _drop_reason(token: str, kept: list[int], warehouses: Mapping[int, Warehouse]) -> str:
-    if not _is_id(token):
+    if not is_id_token(token):
         return "not a warehouse id"
     wid = int(token)
     if wid in kept:
@@ -269,3 +273,24 @@ def syn_stock(
         explanation.after_min, explanation.min_action = result, action
         explanation.syn_stock = result
     return result
+
+
+def suite_units(avails: Sequence[int], nums: Sequence[int]) -> int:
+    """A suite's whole units in one warehouse, `min(floor(avail / num))` over its components,
+    from scaled availabilities and quantities (0 for a suite without components)."""
+    if not nums:
+        return 0
+    return min(avail // num for avail, num in zip(avails, nums, strict=True))
+
+
+def publish(
+    x: int, percent: int, plus: int, min_stock: int, max_stock: int, auto_delisting: bool
+) -> int:
+    """`syn_stock` from X and a rule's parameters, all scaled (× 10⁴): `linear_step`, then
+    `clamp` (max when > 0, then min; a max or min that is published is floored)."""
+    y = (x * percent + plus * 1_000_000) // 10_000_000_000
+    if max_stock > 0 and y * 10_000 > max_stock:
+        y = max_stock // 10_000
+    if y * 10_000 >= min_stock:
+        return y
+    return 0 if auto_delisting else min_stock // 10_000

@@ -37,11 +37,16 @@ def split_appsecret(appsecret: str) -> tuple[str, str]:
 
 def signing_bytes(params: Mapping[str, str], body: str | bytes, secret: str) -> bytes:
     """The exact bytes whose MD5 is the sign; `body` as bytes is signed byte for byte."""
-    entries = {key: value.encode() for key, value in params.items() if key != "sign"}
-    entries["body"] = body if isinstance(body, bytes) else body.encode()
-    edge = secret.encode()
-    inner = b"".join(key.encode() + entries[key] for key in sorted(entries))
-    return edge + inner + edge
+    # The parameters sorting before and after "body", as text: one encode each side.
+    before, after = [secret], []
+    for key in sorted(params):
+        if key < "body":
+            before.append(key + params[key])
+        elif key != "body" and key != "sign":
+            after.append(key + params[key])
+    after.append(secret)
+    raw = body if isinstance(body, bytes) else body.encode()
+    return "".join(before).encode() + b"body" + raw + "".join(after).encode()
 
 
 def sign(params: Mapping[str, str], body: str | bytes, secret: str) -> str:

@@ -1,17 +1,19 @@
 """calcStock for one listing (semantics spec §5): the checks, then the formula, then the record.
 
-`calc_listing` is the single-listing path behind `sales.StockSync.calcStock`: two or three
-small queries on one DB-API cursor (the listing with its shop, applied rule and custom rule; a
-suite's components; the rule's warehouses with the target's stock rows, reading only the
-quantity columns the rule's mask selects), then `domain.formula.syn_stock`. It trusts the
-`rule_id` that live resolution keeps on the listing. `explain_listing` resolves the rule from
-scratch and records every step for `stocksync calc --explain`; it never raises for business
-errors.
+`calc_listing` is the single-listing path behind `sales.StockSync.calcStock` (which answers
+`calc_record_json`, the same record as JSON text): two or three small queries on one DB-API
+cursor (the listing with its shop, applied rule and custom rule; a suite's components; the
+rule's warehouses with the target's stock rows, reading only the quantity columns the rule's
+mask selects), then the formula on the scaled integers read (`domain.formula.suite_units` and
+`publish`, which agree exactly with `syn_stock`). It trusts the `rule_id` that live resolution
+keeps on the listing. `explain_listing` resolves the rule from scratch and computes with
+`syn_stock`, recording every step for `stocksync calc --explain`; it never raises for
+business errors.
 
 Nothing read from the database is cached between calls: stock, listings, rules and warehouses
 are read by every call. What is kept per process is derived from the values read and keyed by
-them (a warehouse list's ids, a mask's columns, a rule's parameters and record fields, SQL
-text), so it can never be stale.
+them (a rule's parameters, record fields, warehouse ids and mask columns, SQL text), so it can
+never be stale.
 
 Our rules: a listing whose shop row is missing counts as not found; a listing in a disabled
 shop counts as disabled; "delayed" means `mask` bit 1 set and `disable_syn_until` still ahead.
@@ -19,56 +21,44 @@ shop counts as disabled; "delayed" means `mask` bit 1 set and `disable_syn_until
 
 from __future__ import annotations
 
+__all__ = ["CalcResult", "calc_listing", "calc_record_json", "explain_listing"]
+
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from stocksync.db.loaders import (
-    load_classes,
-    load_custom_rules,
-    load_rules,
-    load_stock_rows,
-    load_suite_components,
-    load_warehouses,
-)
-from stocksync.db.schema import spec, suite
-from stocksync.domain.checks import MSG_NOT_FOUND, ListingGate, check_listing
+from stocksync.domain.checks import MSG_NOT_FOUND, check_visible, held_back
 from stocksync.domain.errors import BusinessError, EmptyWarehouseList
 from stocksync.domain.explain import CalcStory
-from stocksync.domain.formula import Explanation, StockView, Target, syn_stock
+from stocksync.domain.formula import is_id_token, publish, suite_units
 from stocksync.domain.model import (
+    CUSTOM_RULE_ID,
     MASK_DELAYED,
-    MATCH_SPEC,
     MATCH_SUITE,
     NO_RULE_ID,
     QUANTITY_FIELDS,
-    UNBOUND,
-    ZERO,
-    RuleParams,
-    StockRow,
-    SuiteComponent,
-    Warehouse,
+    QUANTITY_SIGNS,
 )
-from stocksync.domain.rules import Resolution, class_path, resolve
 from stocksync.services import clock
+from stocksync.services.calc_explain import explain_listing, explained
 from stocksync.services.records import (
+    DISABLE_SYN_UNTIL,
+    IS_DISABLE_SYN,
     LISTING_FIELDS,
-    AppliedRule,
-    ListingFacts,
+    RULE_DISABLE_SYN,
+    SHOP_DISABLED,
     RawReader,
-    fetch_listing,
-    listing_facts,
-    rule_fields,
+    RuleEntry,
+    listing_record,
+    listing_record_json,
+    read_listing,
 )
 
 _INT32 = 2**31 - 1
-_WAREHOUSE_COLUMNS = "w.warehouse_id, w.is_defect, w.is_outer_stock"
-_STOCK_COLUMNS = "s.spec_id, s.stock_num, s.wms_stock_diff"
-_ZEROS = (ZERO,) * len(QUANTITY_FIELDS)
 _SHOP_ID, _GOODS_ID, _SPEC_ID, _MATCH_TYPE, _MATCH_ID, _STATUS, _MASK = (
     LISTING_FIELDS.index(name)
     for name in ("shop_id", "goods_id", "spec_id", "match_target_type", "match_target_id",
@@ -78,6 +68,9 @@ _SUITE_SQL = (
     "SELECT spec_id, num FROM goods_suite_detail WHERE tenant_id = ? AND suite_id = ? "
     "ORDER BY spec_id"
 )
+# The stock query's columns: the warehouse, then its stock row of one target spec (NULL when
+# it has none), then the quantities the rule's mask adds, then those it subtracts.
+_WID, _DEFECT, _OUTER, _ROW_SPEC, _ON_HAND, _WMS_DIFF, _MASKED = range(7)
 
 
 @dataclass(frozen=True)
@@ -102,135 +95,17 @@ def calc_listing(
 
     `shop_ids` are the shops the caller may see (None = all); other listings are "not found".
     """
-    moment = clock.now() if now is None else now
     if explain:
-        story, record = _explained(conn, tid, rec_id, force_sync, shop_ids, moment)
+        moment = clock.now() if now is None else now
+        story, record = explained(conn, tid, rec_id, force_sync, shop_ids, moment)
         if record is None:
             raise BusinessError(story.error or MSG_NOT_FOUND)
         return CalcResult(record, story)
-    with RawReader(conn) as reader:
-        facts = listing_facts(reader, tid, rec_id)
-        message = check_listing(_gate(facts, shop_ids, moment), force_sync)
-        if message is not None:
-            raise BusinessError(message)
-        assert facts is not None and facts.applied is not None
-        params = facts.applied.params
-        target = _target(reader, tid, facts.raw)
-        result = syn_stock(target, params, _stock_view(reader, tid, target, params))
-    return CalcResult(facts.record(result), None)
+    raw, entry, result = _computed(conn, tid, rec_id, force_sync, shop_ids, now)
+    return CalcResult(listing_record(raw, entry.fields, result), None)
 
 
-def _gate(
-    facts: ListingFacts | None, shop_ids: frozenset[int] | None, now: float
-) -> ListingGate | None:
-    if facts is None or (shop_ids is not None and facts.raw[_SHOP_ID] not in shop_ids):
-        return None
-    raw = facts.raw
-    delayed = bool(raw[_MASK] & MASK_DELAYED) and facts.disable_syn_until > clock.to_wdt(now)
-    return ListingGate(
-        raw[_MATCH_TYPE],
-        facts.is_disable_syn,
-        facts.shop_disabled,
-        raw[_STATUS],
-        NO_RULE_ID if facts.applied is None else facts.applied.rule_id,
-        facts.rule_disable_syn,
-        delayed,
-        raw[_GOODS_ID],
-        raw[_SPEC_ID],
-    )
-
-
-def _target(reader: RawReader, tid: int, raw: Sequence[Any]) -> Target:
-    """What the listing is matched to, with a suite's components (one query for a suite)."""
-    kind, target_id = int(raw[_MATCH_TYPE]), int(raw[_MATCH_ID])
-    if kind != MATCH_SUITE:
-        return Target(kind, target_id)
-    rows = reader.rows(_SUITE_SQL, (tid, target_id))
-    return Target(kind, target_id, tuple(SuiteComponent(s, _qty(n)) for s, n in rows))
-
-
-def _qty(scaled: int) -> Decimal:
-    return Decimal(scaled).scaleb(-4)
-
-
-@lru_cache(maxsize=1024)
-def _warehouse_ids(warehouse_list: str) -> tuple[int, ...]:
-    """The integer tokens of a warehouse list that could name a warehouse (for the query)."""
-    ids = set()
-    for token in warehouse_list.split(","):
-        token = token.strip()
-        if token.lstrip("-").isdigit() and -_INT32 <= int(token) <= _INT32:
-            ids.add(int(token))
-    return tuple(sorted(ids))
-
-
-@lru_cache(maxsize=1024)
-def _mask_bits(stock_flag: int) -> tuple[int, ...]:
-    """The quantity columns a rule's mask selects, by bit number."""
-    return tuple(bit for bit in range(len(QUANTITY_FIELDS)) if stock_flag >> bit & 1)
-
-
-@lru_cache(maxsize=1024)
-def _warehouse(warehouse_id: int, is_defect: Any, is_outer_stock: Any) -> Warehouse:
-    return Warehouse(warehouse_id, is_defect=bool(is_defect), is_outer_stock=bool(is_outer_stock))
-
-
-@lru_cache(maxsize=1024)
-def _stock_sql(n_specs: int, n_warehouses: int, bits: tuple[int, ...]) -> str:
-    """The stock query: the listed warehouses, each with the target's stock rows in it and
-    only the quantity columns the mask selects (`bits`)."""
-    marks = ", ".join("?" * n_warehouses)
-    if n_specs == 0:
-        sql = f"SELECT {_WAREHOUSE_COLUMNS} FROM warehouse w "
-    else:
-        quantities = "".join(f", s.{QUANTITY_FIELDS[bit]}" for bit in bits)
-        sql = (
-            f"SELECT {_WAREHOUSE_COLUMNS}, {_STOCK_COLUMNS}{quantities} FROM warehouse w "
-            "LEFT JOIN stock_spec s ON s.tenant_id = w.tenant_id "
-            "AND s.warehouse_id = w.warehouse_id "
-            f"AND s.spec_id IN ({', '.join('?' * n_specs)}) "
-        )
-    return sql + f"WHERE w.tenant_id = ? AND w.warehouse_id IN ({marks})"
-
-
-def _stock_view(reader: RawReader, tid: int, target: Target, params: RuleParams) -> StockView:
-    """The rule's warehouses and the stock rows of the target's specs in them (one query).
-
-    Only the quantities the rule's mask selects are read; the others stay 0.
-    """
-    wids = _warehouse_ids(params.warehouse_list)
-    if not wids:
-        return StockView({}, {})
-    specs: Sequence[int] = (
-        [c.spec_id for c in target.components] if target.target_type == MATCH_SUITE
-        else (target.target_id,)
-    )  # fmt: skip
-    bits = _mask_bits(params.stock_flag)
-    warehouses: dict[int, Warehouse] = {}
-    rows: dict[tuple[int, int], StockRow] = {}
-    sql = _stock_sql(len(specs), len(wids), bits)
-    for raw in reader.rows(sql, (*specs, tid, *wids)):
-        wid = raw[0]
-        warehouses[wid] = _warehouse(wid, raw[1], raw[2])
-        if len(raw) > 3 and raw[3] is not None:
-            quantities = _quantities(raw, bits) if bits else _ZEROS
-            rows[(raw[3], wid)] = StockRow(raw[3], wid, _qty(raw[4]), quantities, _qty(raw[5]))
-    return StockView(warehouses, rows)
-
-
-def _quantities(raw: Sequence[int], bits: Sequence[int]) -> tuple[Decimal, ...]:
-    """The 16 mask quantities of a stock row (read from column 6 on), 0 where the mask is
-    clear."""
-    values = list(_ZEROS)
-    for column, bit in enumerate(bits, 6):
-        values[bit] = _qty(raw[column])
-    return tuple(values)
-
-
-# ---------------------------------------------------------------- explained path
-
-
-def explain_listing(
+def calc_record_json(
     conn: Connection,
     tid: int,
     rec_id: int,
@@ -238,94 +113,172 @@ def explain_listing(
     force_sync: bool = False,
     shop_ids: frozenset[int] | None = None,
     now: float | None = None,
-) -> CalcStory:
-    """Why a listing gets its number, step by step; business errors land in `story.error`."""
-    moment = clock.now() if now is None else now
-    return _explained(conn, tid, rec_id, force_sync, shop_ids, moment)[0]
+) -> bytes:
+    """`calc_listing(...).record` as `jsoncodec.dumps` writes it (the calcStock method's
+    answer), with the rule's part of the record encoded once per rule."""
+    raw, entry, result = _computed(conn, tid, rec_id, force_sync, shop_ids, now)
+    return listing_record_json(raw, entry, result)
 
 
-def _explained(
+def _computed(
     conn: Connection,
     tid: int,
     rec_id: int,
     force_sync: bool,
     shop_ids: frozenset[int] | None,
-    now: float,
-) -> tuple[CalcStory, dict[str, object] | None]:
-    """The story, and the record when the listing could be computed."""
-    facts = fetch_listing(conn, tid, rec_id)
-    if _gate(facts, shop_ids, now) is None or facts is None:
-        none = resolve(0, 0, (), ())
-        return CalcStory(rec_id, Target(UNBOUND, 0), "", none, None, MSG_NOT_FOUND, {}, {}), None
-    target, target_no, resolution = _resolve_fresh(conn, tid, facts)
-    applied = _applied(resolution)
-    fresh = _with_rule(facts, applied, resolution)
-    gate = _gate(fresh, shop_ids, now)
-    warehouses = load_warehouses(conn, tid)
-    names = {wid: w.name or w.warehouse_no for wid, w in warehouses.items()}
-    spec_nos = _spec_nos(conn, tid, target)
-    story = CalcStory(rec_id, target, target_no, resolution, None, None, spec_nos, names)
-    message = check_listing(gate, force_sync)
-    if message is not None or applied is None:
-        return _with(story, error=message or MSG_NOT_FOUND), None
-    spec_ids = [c.spec_id for c in target.components] or [target.target_id]
-    view = StockView(warehouses, load_stock_rows(conn, tid, spec_ids))
-    explanation = Explanation()
-    try:
-        result = syn_stock(target, applied.params, view, explanation)
-    except EmptyWarehouseList as exc:
-        return _with(story, explanation=explanation, error=exc.message), None
-    return _with(story, explanation=explanation), fresh.record(result)
+    now: float | None,
+) -> tuple[tuple[Any, ...], RuleEntry, int]:
+    """The listing's row, its rule and its `syn_stock`; BusinessError when it fails."""
+    with RawReader(conn) as reader:
+        found = read_listing(reader, tid, rec_id)
+        message = _check(found, shop_ids, force_sync, now)
+        if message is not None:
+            raise BusinessError(message)
+        assert found is not None
+        raw, entry = found
+        assert entry is not None  # no rule is a §5 message
+        plan: _Plan = entry.plan or _plan(entry)
+        return raw, entry, publish(_raw_quantity(reader, tid, raw, plan), *plan.scaled)
 
 
-def _with(story: CalcStory, **changes: object) -> CalcStory:
-    return replace(story, **changes)  # type: ignore[arg-type]
-
-
-def _applied(resolution: Resolution) -> AppliedRule | None:
-    if resolution.params is None:
-        return None
-    return AppliedRule(resolution.rule_id, resolution.rule_no, resolution.params)
-
-
-def _with_rule(
-    facts: ListingFacts, applied: AppliedRule | None, resolution: Resolution
-) -> ListingFacts:
-    """The facts with the freshly resolved rule in place of the stored one."""
-    forbids = resolution.rule is not None and resolution.rule.is_disable_syn
-    fields = None if applied is None else rule_fields(applied)
-    return replace(facts, applied=applied, rule_disable_syn=forbids, applied_fields=fields)
-
-
-def _spec_nos(conn: Connection, tid: int, target: Target) -> dict[int, str]:
-    ids = [c.spec_id for c in target.components]
-    if target.target_type == MATCH_SPEC:
-        ids = [target.target_id]
-    if not ids:
-        return {}
-    query = select(spec.c.spec_id, spec.c.spec_no).where(
-        spec.c.tenant_id == tid, spec.c.spec_id.in_(ids)
+def _check(
+    found: tuple[tuple[Any, ...], RuleEntry | None] | None,
+    shop_ids: frozenset[int] | None,
+    force_sync: bool,
+    now: float | None,
+) -> str | None:
+    """`check_listing` of a listing row of `read_listing`, without building its gate."""
+    if found is None or (shop_ids is not None and found[0][_SHOP_ID] not in shop_ids):
+        return MSG_NOT_FOUND
+    raw, entry = found
+    rule_id = NO_RULE_ID if entry is None else entry.applied.rule_id
+    held = not force_sync and held_back(
+        bool(raw[IS_DISABLE_SYN]),
+        bool(raw[SHOP_DISABLED]),
+        raw[_STATUS],
+        entry is not None and rule_id != CUSTOM_RULE_ID and bool(raw[RULE_DISABLE_SYN]),
+        bool(raw[_MASK] & MASK_DELAYED)
+        and int(raw[DISABLE_SYN_UNTIL]) > clock.to_wdt(clock.now() if now is None else now),
     )
-    return {int(row[0]): str(row[1]) for row in conn.execute(query)}
+    return check_visible(raw[_MATCH_TYPE], rule_id, held, raw[_GOODS_ID], raw[_SPEC_ID])
 
 
-def _resolve_fresh(
-    conn: Connection, tid: int, facts: ListingFacts
-) -> tuple[Target, str, Resolution]:
-    """The listing's target, its merchant code and a full resolution of its rule."""
-    row = facts.row
-    kind, target_id = row["match_target_type"], row["match_target_id"]
-    table = spec if kind == MATCH_SPEC else suite
-    key = table.c.spec_id if kind == MATCH_SPEC else table.c.suite_id
-    code = table.c.spec_no if kind == MATCH_SPEC else table.c.suite_no
-    query = select(code, table.c.brand_id, table.c.class_id)
-    found = conn.execute(query.where(table.c.tenant_id == tid, key == target_id)).first()
-    target_no, brand_id, class_id = found if found is not None and kind != UNBOUND else ("", 0, 0)
-    components: tuple[SuiteComponent, ...] = ()
-    if kind == MATCH_SUITE:
-        components = load_suite_components(conn, tid, [target_id]).get(target_id, ())
-    target = Target(kind, target_id, components)
-    custom = load_custom_rules(conn, tid, [row["rec_id"]]).get(row["rec_id"])
-    classes = class_path(class_id, load_classes(conn, tid))
-    resolution = resolve(row["shop_id"], brand_id, classes, load_rules(conn, tid), custom)
-    return target, target_no, resolution
+class _Plan(NamedTuple):
+    """What calcStock derives from a rule's parameters alone, once per rule."""
+
+    warehouse_ids: tuple[int, ...]  # what the warehouse list may name, for the stock query
+    quantities: str  # the masked quantity columns (SQL): those added, then those subtracted
+    added: int  # how many of them are added
+    scaled: tuple[int, int, int, int, bool]  # `formula.publish`'s parameters after X
+
+
+def _plan(entry: RuleEntry) -> _Plan:
+    """The rule's plan, kept on its entry (which is keyed by the rule's columns)."""
+    params = entry.applied.params
+    bits = [bit for bit in range(len(QUANTITY_FIELDS)) if params.stock_flag >> bit & 1]
+    added = [QUANTITY_FIELDS[bit] for bit in bits if QUANTITY_SIGNS[bit] > 0]
+    subtracted = [QUANTITY_FIELDS[bit] for bit in bits if QUANTITY_SIGNS[bit] < 0]
+    scaled = (
+        _scaled(params.percent),
+        _scaled(params.plus_value),
+        _scaled(params.min_stock),
+        _scaled(params.max_stock),
+        bool(params.is_auto_delisting),
+    )
+    columns = "".join(f", s.{name}" for name in added + subtracted)
+    plan = _Plan(_warehouse_ids(params.warehouse_list), columns, len(added), scaled)
+    entry.plan = plan
+    return plan
+
+
+def _scaled(value: Decimal) -> int:
+    return int(value.scaleb(4))  # exact: the parameters were read as scaled integers
+
+
+def _warehouse_ids(warehouse_list: str) -> tuple[int, ...]:
+    """The distinct warehouse ids a warehouse list names, as `formula.usable_warehouses`
+    reads its tokens (ids beyond 32 bits name no warehouse)."""
+    ids = set()
+    for token in warehouse_list.split(","):
+        token = token.strip()
+        if is_id_token(token) and -_INT32 <= int(token) <= _INT32:
+            ids.add(int(token))
+    return tuple(sorted(ids))
+
+
+@lru_cache(maxsize=1024)
+def _stock_sql(n_specs: int, n_warehouses: int, quantities: str) -> str:
+    """The stock query: the listed warehouses, each with the target's stock rows in it and
+    only the `quantities` columns the rule's mask selects."""
+    marks = ", ".join("?" * n_warehouses)
+    if n_specs == 0:
+        sql = "SELECT w.warehouse_id, w.is_defect, w.is_outer_stock FROM warehouse w "
+    else:
+        sql = (
+            "SELECT w.warehouse_id, w.is_defect, w.is_outer_stock, s.spec_id, s.stock_num, "
+            f"s.wms_stock_diff{quantities} FROM warehouse w "
+            "LEFT JOIN stock_spec s ON s.tenant_id = w.tenant_id "
+            "AND s.warehouse_id = w.warehouse_id "
+            f"AND s.spec_id IN ({', '.join('?' * n_specs)}) "
+        )
+    return sql + f"WHERE w.tenant_id = ? AND w.warehouse_id IN ({marks})"
+
+
+def _raw_quantity(reader: RawReader, tid: int, raw: Sequence[Any], plan: _Plan) -> int:
+    """X (scaled): §4's sum over the usable warehouses (a suite's whole units in each), from
+    one stock query (and one for a suite's components); EmptyWarehouseList when none is
+    usable (listed, existing and not defect)."""
+    components = None
+    specs: Sequence[int] = (raw[_MATCH_ID],)
+    if raw[_MATCH_TYPE] == MATCH_SUITE:
+        components = reader.rows(_SUITE_SQL, (tid, raw[_MATCH_ID]))
+        specs = [spec_id for spec_id, _ in components]
+    wids = plan.warehouse_ids
+    if not wids:
+        raise EmptyWarehouseList()
+    sql = _stock_sql(len(specs), len(wids), plan.quantities)
+    rows = reader.rows(sql, (*specs, tid, *wids))
+    if components is None:
+        return _spec_quantity(rows, plan.added)
+    return _suite_quantity(rows, components, plan.added)
+
+
+def _available(row: Sequence[int], added: int) -> int:
+    """avail(s, w) of a stock row, scaled: on hand, ± the masked quantities, + the WMS diff
+    in an outside-WMS warehouse."""
+    avail = row[_ON_HAND] + sum(row[_MASKED : _MASKED + added]) - sum(row[_MASKED + added :])
+    return avail + row[_WMS_DIFF] if row[_OUTER] else avail
+
+
+def _spec_quantity(rows: Sequence[Sequence[Any]], added: int) -> int:
+    """A spec's X: its availability summed over the usable warehouses, unclamped."""
+    x, usable = 0, False
+    for row in rows:  # one per listed warehouse
+        if not row[_DEFECT]:
+            usable = True
+            if row[_ROW_SPEC] is not None:
+                x += _available(row, added)
+    if not usable:
+        raise EmptyWarehouseList()
+    return x
+
+
+def _suite_quantity(
+    rows: Sequence[Sequence[Any]], components: Sequence[Sequence[int]], added: int
+) -> int:
+    """A suite's X: its whole units (`formula.suite_units`) summed over the usable
+    warehouses, scaled."""
+    usable: set[int] = set()
+    avails: dict[tuple[int, int], int] = {}
+    for row in rows:  # one per listed warehouse and component spec with stock there
+        if not row[_DEFECT]:
+            usable.add(row[_WID])
+            if len(row) > _ROW_SPEC and row[_ROW_SPEC] is not None:
+                avails[(row[_ROW_SPEC], row[_WID])] = _available(row, added)
+    if not usable:
+        raise EmptyWarehouseList()
+    nums = [num for _, num in components]
+    units = 0
+    for wid in usable:
+        units += suite_units([avails.get((spec_id, wid), 0) for spec_id, _ in components], nums)
+    return units * 10_000

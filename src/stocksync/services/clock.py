@@ -14,6 +14,10 @@ from datetime import datetime, timedelta, timezone
 WDT_EPOCH = 1325347200
 #: The vendor's display time zone.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
+_CHINA_OFFSET = 8 * 3600
+_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: `format_time` formats times below this through `time.gmtime` (years 1970-2106: 4 digits).
+_FAST_LIMIT = 2**32
 
 
 def now() -> float:
@@ -30,4 +34,6 @@ def format_time(unix: int | None) -> str:
     """A stored Unix time as the vendor shows it ("" when there is none)."""
     if unix is None:
         return ""
-    return datetime.fromtimestamp(unix, CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S")
+    if type(unix) is int and 0 <= unix < _FAST_LIMIT:  # the text below at a fifth of the cost
+        return time.strftime(_FORMAT, time.gmtime(unix + _CHINA_OFFSET))
+    return datetime.fromtimestamp(unix, CHINA_TZ).strftime(_FORMAT)

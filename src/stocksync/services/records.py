@@ -6,10 +6,10 @@ text is `str` ("" for absent, never None), times are China-time text via `clock.
 Our rule: `stock_syn_percent` is documented as Int; it is an `int` when the percent is whole
 and a 4-place `Decimal` otherwise (e.g. 12.5), so a fractional percent is never misreported.
 
-The calcStock hot path reads a listing with `listing_facts` (one statement: the listing, its
-shop, its rule and its custom rule) and builds the record with `ListingFacts.record`, straight
-from the columns. The applied rule and its ten record fields are kept per process, keyed by the
-very columns they are made from, so they can never be stale.
+The calcStock hot path reads a listing with `read_listing` (one statement: the listing, its
+shop, its rule and its custom rule) and builds the record with `listing_record`, straight from
+the columns. The applied rule and its ten record fields are kept per process (`RuleEntry`),
+keyed by the very columns they are made from, so they can never be stale.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection
 
+from stocksync import jsoncodec
 from stocksync.domain.model import CUSTOM_RULE_ID, RuleParams
 from stocksync.services.clock import format_time
 
@@ -142,27 +143,44 @@ _PARAMS = (
     "is_auto_listing, is_auto_delisting"
 )
 # Columns 0-19 are LISTING_FIELDS; then what the checks read; then, from _RULE_AT on, what
-# decides the applied rule (the key of `_RULES`).
+# decides the applied rule (the key of `_RULES`): the listing's rule id, that rule's number,
+# the custom rule's id (NULL without one) and the applied parameters, the custom rule's if any
+# (all its columns are NOT NULL), else the rule's.
 _LISTING_SQL = (
     "SELECT l.rec_id, l.shop_id, sh.platform_id, sh.sub_platform_id, l.goods_id, l.spec_id, "
     "l.outer_id, l.spec_outer_id, l.match_code, l.match_target_type, l.match_target_id, "
     "l.status, l.stock_num, l.last_syn_num, l.last_syn_time, l.list_time, l.delist_time, "
     "l.stock_change_count, l.mask, l.reserve_s, "
     "l.is_disable_syn, l.disable_syn_until, sh.is_disabled, r.is_disable_syn, "
-    "l.rule_id, r.rule_no, {r_params}, c.rec_id, {c_params} "
+    "l.rule_id, r.rule_no, c.rec_id, {params} "
     "FROM api_goods_spec l "
     "JOIN shop sh ON sh.tenant_id = l.tenant_id AND sh.shop_id = l.shop_id "
     "LEFT JOIN cfg_stock_sync_rule r ON r.tenant_id = l.tenant_id AND r.rec_id = l.rule_id "
     "LEFT JOIN api_goods_spec_custom_rule c ON c.tenant_id = l.tenant_id AND c.rec_id = l.rec_id "
     "WHERE l.tenant_id = ? AND l.rec_id = ?"
 ).format(
-    r_params=", ".join(f"r.{name.strip()}" for name in _PARAMS.split(",")),
-    c_params=", ".join(f"c.{name.strip()}" for name in _PARAMS.split(",")),
+    params=", ".join(f"COALESCE(c.{name}, r.{name})" for name in _PARAMS.replace(",", "").split())
 )
-_RULE_AT = 24  # l.rule_id, r.rule_no, the rule's 8 parameters, c.rec_id, the custom rule's 8
-_CUSTOM_AT = _RULE_AT + 10
+_RULE_AT = 24
+_RULE_NO, _CUSTOM_ID, _PARAMS_AT = 1, 2, 3  # in the key, after l.rule_id
+
+
+class RuleEntry:
+    """The rule a listing row applies and its record fields, kept per process by the row's
+    rule columns. `plan` is free for a caller to keep what it derives from `applied` alone
+    (calcStock keeps its stock query and scaled parameters there)."""
+
+    __slots__ = ("applied", "fields", "tail", "plan")
+
+    def __init__(self, applied: AppliedRule) -> None:
+        self.applied = applied
+        self.fields = rule_fields(applied)  # shared by every record: do not change
+        self.tail = jsoncodec.dumps(self.fields)[1:-1]  # the fields' JSON members
+        self.plan: Any = None
+
+
 #: Applied rules by the columns that decide them (so never stale); emptied past `_RULES_MAX`.
-_RULES: dict[tuple[Any, ...], Any] = {}
+_RULES: dict[tuple[Any, ...], RuleEntry | None] = {}
 _RULES_MAX = 4096
 _MISSING = object()
 
@@ -196,12 +214,16 @@ class RawReader:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None, "the connection is closed"
         self._cursor = dbapi.cursor()
-        self._paramstyle = conn.dialect.paramstyle
+        paramstyle = conn.dialect.paramstyle
+        self._paramstyle = None if paramstyle == "qmark" else paramstyle
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Every row of `sql` (`?` placeholders) as the driver returns it."""
-        self._cursor.execute(placeholders(sql, self._paramstyle), params)
-        return list(self._cursor.fetchall())
+        if self._paramstyle is not None:
+            sql = placeholders(sql, self._paramstyle)
+        self._cursor.execute(sql, params)
+        found = self._cursor.fetchall()
+        return found if type(found) is list else list(found)
 
     def close(self) -> None:
         """Release the cursor."""
@@ -236,22 +258,45 @@ class ListingFacts:
     def record(self, syn_stock: int) -> dict[str, object]:
         """The calcStock record under `applied` (which must not be None): `build_record`'s
         answer, built straight from the columns."""
-        raw = self.raw
-        record: dict[str, object] = {
-            "rec_id": raw[0], "shop_id": raw[1], "platform_id": raw[2],
-            "sub_platform_id": raw[3], "goods_id": raw[4] or "", "spec_id": raw[5] or "",
-            "outer_id": raw[6] or "", "spec_outer_id": raw[7] or "",
-            "match_code": raw[8] or "", "match_target_type": raw[9],
-            "match_target_id": raw[10], "status": raw[11], "stock_num": _qty(raw[12]),
-            "syn_stock": int(syn_stock), "last_syn_num": _qty(raw[13]),
-            "last_syn_time": "" if raw[14] is None else format_time(raw[14]),
-            "list_time": "" if raw[15] is None else format_time(raw[15]),
-            "delist_time": "" if raw[16] is None else format_time(raw[16]),
-            "stock_change_count": raw[17], "mask": raw[18], "reserve_s": raw[19] or "",
-        }  # fmt: skip
         assert self.applied_fields is not None, "no rule applies"
-        record.update(self.applied_fields)
-        return record
+        return listing_record(self.raw, self.applied_fields, syn_stock)
+
+
+def listing_record(
+    raw: Sequence[Any], applied_fields: dict[str, object], syn_stock: int
+) -> dict[str, object]:
+    """The calcStock record of a listing row of `read_listing` computed under the rule whose
+    `rule_fields` are `applied_fields`: `build_record`'s answer, straight from the columns."""
+    record = _listing_part(raw, syn_stock, _qty(raw[12]), _qty(raw[13]))
+    record.update(applied_fields)
+    return record
+
+
+def listing_record_json(raw: Sequence[Any], entry: RuleEntry, syn_stock: int) -> bytes:
+    """`jsoncodec.dumps(listing_record(raw, entry.fields, syn_stock))`, with the rule's part
+    encoded once per rule (`entry.tail`) instead of once per record."""
+    stock_num = jsoncodec.encoded(str(_qty(raw[12])))
+    last_syn_num = jsoncodec.encoded(str(_qty(raw[13])))
+    head = jsoncodec.dumps(_listing_part(raw, syn_stock, stock_num, last_syn_num))
+    return head[:-1] + b"," + entry.tail + b"}"
+
+
+def _listing_part(
+    raw: Sequence[Any], syn_stock: int, stock_num: object, last_syn_num: object
+) -> dict[str, object]:
+    """The record's fields up to `reserve_s`, the two quantities given as they should appear."""
+    return {
+        "rec_id": raw[0], "shop_id": raw[1], "platform_id": raw[2],
+        "sub_platform_id": raw[3], "goods_id": raw[4] or "", "spec_id": raw[5] or "",
+        "outer_id": raw[6] or "", "spec_outer_id": raw[7] or "",
+        "match_code": raw[8] or "", "match_target_type": raw[9],
+        "match_target_id": raw[10], "status": raw[11], "stock_num": stock_num,
+        "syn_stock": int(syn_stock), "last_syn_num": last_syn_num,
+        "last_syn_time": "" if raw[14] is None else format_time(raw[14]),
+        "list_time": "" if raw[15] is None else format_time(raw[15]),
+        "delist_time": "" if raw[16] is None else format_time(raw[16]),
+        "stock_change_count": raw[17], "mask": raw[18], "reserve_s": raw[19] or "",
+    }  # fmt: skip
 
 
 def _qty(scaled: int) -> Decimal:
@@ -266,38 +311,58 @@ def _params(raw: Sequence[Any]) -> RuleParams:
     )  # fmt: skip
 
 
-def _applied(key: tuple[Any, ...]) -> tuple[AppliedRule, dict[str, object]] | None:
+def _rule_entry(key: tuple[Any, ...]) -> RuleEntry | None:
     """The applied rule named by the `_RULE_AT` columns, with its record fields (cached)."""
     cached = _RULES.get(key, _MISSING)
     if cached is not _MISSING:
-        return cast("tuple[AppliedRule, dict[str, object]] | None", cached)
+        return cast("RuleEntry | None", cached)
     applied: AppliedRule | None = None
-    if key[_CUSTOM_AT - _RULE_AT] is not None:
-        applied = AppliedRule(CUSTOM_RULE_ID, "", _params(key[_CUSTOM_AT - _RULE_AT + 1 :]))
-    elif key[1] is not None:
-        applied = AppliedRule(int(key[0]), key[1], _params(key[2 : _CUSTOM_AT - _RULE_AT]))
-    found = None if applied is None else (applied, rule_fields(applied))
+    if key[_CUSTOM_ID] is not None:
+        applied = AppliedRule(CUSTOM_RULE_ID, "", _params(key[_PARAMS_AT:]))
+    elif key[_RULE_NO] is not None:
+        applied = AppliedRule(int(key[0]), key[_RULE_NO], _params(key[_PARAMS_AT:]))
+    entry = None if applied is None else RuleEntry(applied)
     if len(_RULES) >= _RULES_MAX:
         _RULES.clear()
-    _RULES[key] = found
-    return found
+    _RULES[key] = entry
+    return entry
 
 
-def listing_facts(reader: RawReader, tid: int, rec_id: int) -> ListingFacts | None:
-    """`fetch_listing` through a reader the caller keeps for its next statements."""
+#: Columns of a `read_listing` row the checks read, after the `LISTING_FIELDS`.
+IS_DISABLE_SYN, DISABLE_SYN_UNTIL, SHOP_DISABLED, RULE_DISABLE_SYN = 20, 21, 22, 23
+
+
+def read_listing(
+    reader: RawReader, tid: int, rec_id: int
+) -> tuple[tuple[Any, ...], RuleEntry | None] | None:
+    """One listing's row (`LISTING_FIELDS`, undecoded, then the columns the checks read) and
+    the rule it applies (None when none does); None when the listing does not exist.
+
+    The applied rule is the custom rule when the listing has one, else the rule named by its
+    live-resolved `rule_id` column (`RULE_DISABLE_SYN` is that rule's flag, even when a custom
+    rule applies).
+    """
     found = reader.rows(_LISTING_SQL, (tid, rec_id))
     if not found:
         return None
     raw = tuple(found[0])
-    rule = _applied(raw[_RULE_AT:])
-    applied, fields = (None, None) if rule is None else rule
+    return raw, _rule_entry(raw[_RULE_AT:])
+
+
+def listing_facts(reader: RawReader, tid: int, rec_id: int) -> ListingFacts | None:
+    """`fetch_listing` through a reader the caller keeps for its next statements."""
+    found = read_listing(reader, tid, rec_id)
+    if found is None:
+        return None
+    raw, entry = found
+    applied, fields = (None, None) if entry is None else (entry.applied, entry.fields)
     return ListingFacts(
         raw,
-        bool(raw[20]),
-        int(raw[21]),
-        bool(raw[22]),
+        bool(raw[IS_DISABLE_SYN]),
+        int(raw[DISABLE_SYN_UNTIL]),
+        bool(raw[SHOP_DISABLED]),
         applied,
-        applied is not None and applied.rule_id != CUSTOM_RULE_ID and bool(raw[23]),
+        applied is not None and applied.rule_id != CUSTOM_RULE_ID and bool(raw[RULE_DISABLE_SYN]),
         fields,
     )
 
