@@ -11,7 +11,7 @@ CPU µs per call; on a busy machine the CPU figure moves least):
 2. `answer` — the app's transport-free `answer(query, body)`: query parsing, signature,
    argument decoding, the handler and the JSON envelope;
 3. `asgi` — the whole ASGI app driven with in-memory `receive` / `send` on uvloop: what the
-   server runs per request, minus uvicorn's HTTP parsing and the socket.
+   server runs per request, minus the HTTP server's parsing and the socket.
 
 The database is the open-API benchmark's (`bench.openapi_data`, cached under
 ~/.cache/stocksync-bench). Not a test: it prints figures.

@@ -1,6 +1,8 @@
 """`stocksync serve` as a benchmark subprocess: started, waited for, measured, stopped.
 
-The server runs in its own process group so that stopping it also ends its uvicorn workers.
+The server runs in its own process group so that stopping it also ends its workers: granian's
+main process only supervises, the worker processes (its children) serve, each on one Python
+thread (the event loop, running the app) beside granian's Rust threads (HTTP and sockets).
 `RssSampler` reads `VmRSS` from `/proc/<pid>/status` of the server's processes (the main
 process and its workers) a few times a second while the load runs, and keeps each one's peak.
 """
@@ -54,6 +56,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def python_thread_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes' main threads (in a granian worker: the Python
+    event loop that runs the app), in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB (`VmRSS`), 0 when it is gone."""
     try:
@@ -92,7 +108,7 @@ class BenchServer:
                 raise SystemExit(f"the server exited:\n{self.log.read_text()}")
             try:
                 client.call("system.Core.now")
-                if self.workers == 1 or len(self.worker_pids()) >= self.workers:
+                if len(self.worker_pids()) >= self.workers:
                     return
             except OSError:
                 pass
@@ -100,14 +116,14 @@ class BenchServer:
         raise SystemExit(f"the server did not answer within {timeout} s:\n{self.log.read_text()}")
 
     def pids(self) -> list[int]:
-        """The main process and its children (the workers and uvicorn's helpers)."""
+        """The main process and its children (the workers)."""
         assert self.process is not None
         return [self.process.pid, *children(self.process.pid)]
 
     def worker_pids(self) -> list[int]:
-        """The processes serving requests: the workers, or the main process alone."""
+        """The processes serving requests: granian's workers, children of the main process."""
         assert self.process is not None
-        return children(self.process.pid) if self.workers > 1 else [self.process.pid]
+        return children(self.process.pid)
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -1,13 +1,18 @@
 """The one place where adapters meet ports: settings, the database-backed credential store,
-the method registry bound to the services, and the ASGI app factory used by `stocksync serve`."""
+the method registry bound to the services, the app factory, and the granian server that
+`stocksync serve` runs."""
 
 from __future__ import annotations
 
+import copy
+import importlib
 import logging
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.engine import make_url
@@ -18,6 +23,11 @@ from stocksync.db.schema import tenant
 from stocksync.openapi.app import OpenApiApp, Receive, Scope, Send, create_openapi_app
 from stocksync.openapi.methods import Database, DatabaseError, build_registry, database_errors
 from stocksync.openapi.ports import AppCredential
+from stocksync.openapi.rsgi import RsgiEntry
+
+if TYPE_CHECKING:
+    from granian._granian import RSGIHTTPProtocol
+    from granian.rsgi import Scope as RsgiScope
 
 _log = logging.getLogger("stocksync")
 #: Credentials kept in memory at most; past it the cache starts again empty.
@@ -118,20 +128,31 @@ class DbCredentialStore:
 
 
 class ServerApp:
-    """The open-API ASGI app over a database, owning the connections its handlers keep.
+    """The open-API app over a database, owning the connections its handlers keep.
 
-    `api` is the protocol app (`api.answer(query, body, request_id)` answers without a
-    transport). `close()` releases the kept connections (and the engine when the app made
-    it); the ASGI lifespan shutdown does the same.
+    It serves both interfaces: RSGI (`__rsgi__`, what granian calls under `stocksync serve`)
+    and ASGI (`__call__`, used in process by tests and tools). `api` is the protocol app
+    (`api.answer(query, body, request_id)` answers without a transport). `close()` releases the
+    kept connections (and the engine when the app made it); granian's worker shutdown
+    (`__rsgi_del__`) and the ASGI lifespan shutdown do the same.
     """
 
     def __init__(self, api: OpenApiApp, database: Database, owns_engine: bool) -> None:
         self.api, self.database, self._owns_engine = api, database, owns_engine
+        self._rsgi = RsgiEntry(api)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.api(scope, receive, send)
         if scope["type"] == "lifespan":  # the server is shutting down
             self.close()
+
+    def __rsgi__(self, scope: RsgiScope, protocol: RSGIHTTPProtocol) -> Awaitable[None]:
+        """One RSGI request (`stocksync.openapi.rsgi`)."""
+        return self._rsgi(scope, protocol)
+
+    def __rsgi_del__(self, loop: object) -> None:
+        """granian stops this worker process: close the kept connections."""
+        self.close()
 
     def close(self) -> None:
         """Close the kept connections; dispose of the engine if `create_app` made it."""
@@ -171,36 +192,75 @@ def _server_engine(url: str) -> Engine:
 
 
 def create_app_from_env() -> ServerApp:
-    """Factory for uvicorn worker processes: settings come from the environment."""
+    """Factory for server worker processes: settings come from the environment."""
     return create_app(Settings.from_env())
 
 
 def serve(db_url: str, *, host: str, port: int, workers: int = 1) -> None:
-    """Run the open API under uvicorn; with `workers` > 1 each worker process builds its own
-    app from the environment (`create_app_from_env`) and they share the listening socket.
-
-    The settings suit the open API's small signed one-shot calls: the C HTTP parser and event
-    loop (both pinned dependencies), no access log, no `server` or `date` header, no proxy
-    header rewriting (the app never reads the client address) and no WebSocket support (the
-    protocol has none); each would cost a few µs per call.
-    """
-    import uvicorn
-
+    """Run the open API (`create_app_from_env`) under granian; see `run_server`."""
     os.environ["STOCKSYNC_DB"] = db_url
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        "stocksync.bootstrap:create_app_from_env",
-        factory=True,
-        host=host,
+    run_server("stocksync.bootstrap:create_app_from_env", host=host, port=port, workers=workers)
+
+
+def run_server(
+    factory: str, *, host: str, port: int, workers: int = 1, log_level: str = "info"
+) -> None:
+    """Serve the app that `factory` ("module:function") builds, under granian's RSGI interface,
+    until SIGTERM or SIGINT.
+
+    granian's main process binds the socket and supervises `workers` worker processes (a
+    worker that dies is started again); each worker builds its own app, so its own
+    connections, credential cache and rate-limit counters, and runs it on one uvloop event
+    loop beside one Rust thread that does the HTTP/1 work. On shutdown each worker finishes its
+    calls and closes the app (`ServerApp.__rsgi_del__`); one still running 30 s later is
+    killed. No access log, no HTTP/2, no WebSocket: the protocol is small one-shot HTTP/1.1
+    POSTs. Logs go to stderr.
+    """
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    server = Server(
+        factory,
+        address=host,
         port=port,
-        workers=workers if workers > 1 else None,
-        http="httptools",
-        loop="uvloop",
-        ws="none",
-        lifespan="on",
-        access_log=False,
-        server_header=False,
-        date_header=False,
-        proxy_headers=False,
-        log_level="info",
+        interface=Interfaces.RSGI,
+        workers=workers,
+        loop=Loops.uvloop,
+        http=HTTPModes.http1,
+        websockets=False,
+        log_access=False,
+        log_level=LogLevels(log_level),
+        log_dictconfig=_log_config(log_level),
+        respawn_failed_workers=True,
+        workers_kill_timeout=30,
     )
+    server.serve(target_loader=_worker_app)
+
+
+def _worker_app(factory: str) -> Any:
+    """The app of one worker process, built by `factory` before the worker serves.
+
+    SIGTERM and SIGINT first get their default action back: a forked worker inherits the main
+    process's handlers, which would swallow a shutdown arriving before granian installs the
+    worker's own, and the main process would then wait for that worker in vain.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    module, _, name = factory.partition(":")
+    return getattr(importlib.import_module(module), name)()
+
+
+def _log_config(level: str) -> dict[str, Any]:
+    """granian's logging configuration, with one format and stderr for its lines and the
+    app's (the root logger at `level`), in the main process and in every worker."""
+    from granian.log import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["generic"] = {
+        "()": "logging.Formatter",
+        "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+    }
+    config["handlers"]["console"]["stream"] = "ext://sys.stderr"
+    config["root"] = {"handlers": ["console"], "level": level.upper()}
+    return config

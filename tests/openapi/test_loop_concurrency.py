@@ -1,7 +1,7 @@
 """The sync loop under concurrency, over real HTTP, on every backend (semantics §6, protocol §5).
 
 Four client threads and two client processes run the vendor's loop against a server subprocess
-with two uvicorn workers (now and then a failure, a cancel, or no ack at all; leases of 2 s, so
+with two server workers (now and then a failure, a cancel, or no ack at all; leases of 2 s, so
 ids come round again), while stock changes keep arriving through the services and stocktakes
 arrive over HTTP. Every call must answer HTTP 200 with status 0 or a documented refusal (a
 cancel overtaken by a change: 取消失败; calcStock of a listing held back after another client's

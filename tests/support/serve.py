@@ -1,4 +1,4 @@
-"""A test server: the open API of `stocksync serve` over a database, with two test knobs.
+"""A test server: the open API of `stocksync serve` (granian, RSGI) with two test knobs.
 
     python -m support.serve --db URL --port N [--workers N] [--lease S] [--clock-offset S]
                             [--sqlite-cache-kib K]
@@ -7,7 +7,8 @@
 and leases run out without waiting (clients must sign with the same clock); `--sqlite-cache-kib`
 sets a small page cache, so that a big SQLite transaction writes uncommitted pages into the
 write-ahead log before it commits (what a crash test wants to find there). Settings travel
-through the environment, so every uvicorn worker process builds the same app.
+through the environment, so every granian worker process builds the same app; the server is
+`stocksync.bootstrap.run_server`, the one `stocksync serve` runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
-from stocksync.bootstrap import DbCredentialStore, ServerApp, Settings
+from stocksync.bootstrap import DbCredentialStore, ServerApp, Settings, run_server
 from stocksync.db.engine import make_engine
 from stocksync.openapi.app import create_openapi_app
 from stocksync.openapi.methods import Database, build_registry
@@ -75,15 +76,11 @@ def main() -> None:
         os.environ[SQLITE_CACHE_VAR] = str(args.sqlite_cache_kib)
     os.environ.update(STOCKSYNC_DB=args.db, STOCKSYNC_LEASE=str(args.lease))
     os.environ[CLOCK_OFFSET_VAR] = str(args.clock_offset)
-    import uvicorn
-
-    uvicorn.run(
+    run_server(
         "support.serve:create_test_app",
-        factory=True,
         host="127.0.0.1",
         port=args.port,
-        workers=args.workers if args.workers > 1 else None,
-        access_log=False,
+        workers=args.workers,
         log_level="warning",
     )
 

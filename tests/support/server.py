@@ -5,8 +5,9 @@
         ...
         server.kill()   # SIGKILL, mid-request if you like
 
-The server runs `python -m support.serve` (the real app under uvicorn) in its own process group,
-so stopping or killing it also ends its uvicorn worker processes; leaving the `with` block (a
+The server runs `python -m support.serve` (the real app under granian, as `stocksync serve`) in
+its own process group: granian's main process supervises the worker processes that serve
+(`worker_pids`), so stopping or killing the group ends them all; leaving the `with` block (a
 failing test included) always ends the group. Its output goes to a log file shown on failure.
 """
 
@@ -32,6 +33,24 @@ MAX_BODY = 64 * 1024 * 1024
 
 class ServerDied(RuntimeError):
     """The server process ended before it answered."""
+
+
+def children(pid: int) -> list[int]:
+    """The pids of the direct children of `pid`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):  # it ended while we looked
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (a dead one has closed its files)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def free_port() -> int:
@@ -94,7 +113,7 @@ class ServerProcess:
             env=support_env(STOCKSYNC_MAX_BODY=str(MAX_BODY)),
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: uvicorn's workers end with it
+            start_new_session=True,  # its own process group: granian's workers end with it
         )
         self._wait_ready(timeout)
         return self
@@ -124,6 +143,10 @@ class ServerProcess:
         """True while the server's main process runs."""
         return self.process is not None and self.process.poll() is None
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes that serve (the main process's children)."""
+        return [] if self.process is None else children(self.process.pid)
+
     def log(self) -> str:
         """What the server printed so far."""
         if self._log is not None:
@@ -131,9 +154,14 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def kill(self) -> None:
-        """SIGKILL the server and its workers at once (no shutdown, no rollback by the app)."""
+        """SIGKILL the server and its workers at once (no shutdown, no rollback by the app);
+        returns once the workers that were serving are gone too."""
+        workers = self.worker_pids()
         self._signal(signal.SIGKILL)
         self._reap(10.0)
+        deadline = time.monotonic() + 10.0
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the server to shut down (SIGTERM); SIGKILL it if it takes longer than `timeout`."""

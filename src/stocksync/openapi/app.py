@@ -15,6 +15,12 @@ Checks run in this order, the first failure answering (every answer HTTP 200 unl
    (1 `invalid argument count` / `argument type mismatch`); paging parameters well-formed;
 10. the handler; domain errors map to 100 / 1, anything else to 99 with a logged request id.
 
+Checks 1–2 and the answer's headers are the transport's: `refusal`, `read_body`,
+`OpenApiApp.reply` and `answer_headers` below, shared by the ASGI entry (`OpenApiApp.__call__`,
+used in process by the tests) and the RSGI entry `stocksync.openapi.rsgi` (what `stocksync
+serve` runs under granian), so both answer alike. Every answer carries `x-request-id`; a client
+that disconnects before its body arrived gets no answer and runs nothing.
+
 Handlers are called inline on the event loop: each worker process serves one call at a time,
 so scale with worker processes (the handlers are synchronous database work anyway).
 """
@@ -54,16 +60,18 @@ Message = MutableMapping[str, Any]
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+#: A transport's next body chunk and whether more follow (see `read_body`).
+NextChunk = Callable[[], Awaitable[tuple[bytes, bool]]]
 
 PATHS = frozenset({"/openapi", "/openapi/", "/openapi/openapi", "/openapi/openapi/"})
 REQUIRED = frozenset({"sid", "key", "salt", "method", "v", "timestamp", "sign"})
-_JSON = (b"content-type", b"application/json; charset=utf-8")
-_ALLOW = (b"allow", b"POST")
+_JSON = ("content-type", "application/json; charset=utf-8")
+_ALLOW = ("allow", "POST")
 _NOBODY_SECRET = secrets.token_hex(16)  # signs for unknown keys, so they cost what a miss costs
 
 
-class _ClientGone(Exception):
-    """The client disconnected before its body arrived."""
+class ClientGone(Exception):
+    """The client disconnected before its body arrived: no answer, nothing runs."""
 
 
 class OpenApiApp:
@@ -97,22 +105,29 @@ class OpenApiApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = self.next_request_id()
-        error = _refusal(scope, self.max_body)
+        declared = -1
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = max(declared, content_length(value))
+        error = refusal(_asgi_path(scope), scope["method"], declared, self.max_body)
         try:
-            body = None if error else await _read_body(receive, self.max_body)
-        except _ClientGone:
+            body = None if error else await read_body(_AsgiBody(receive).chunk, self.max_body)
+        except ClientGone:
             return
-        if body is None:  # refused before reading, or the body passed the limit
-            error = error or PayloadTooLarge()
-            payload, status = envelope.failure(error), error.http_status
-        else:
-            payload, status = self.answer(scope["query_string"], body, request_id), 200
-        headers = [_JSON, (b"content-length", str(len(payload)).encode())]
-        headers.append((b"x-request-id", request_id.encode()))
-        if status == MethodNotAllowed.http_status:
-            headers.append(_ALLOW)
+        status, payload = self.reply(error, scope["query_string"], body, request_id)
+        headers = [(k.encode(), v.encode()) for k, v in answer_headers(status, payload, request_id)]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+    def reply(
+        self, error: ProtocolError | None, query: bytes, body: bytes | None, request_id: str
+    ) -> tuple[int, bytes]:
+        """The HTTP status and envelope of a request the transport has judged: `error` is its
+        `refusal` (or None), `body` None means refused or past the limit (`read_body`)."""
+        if body is None:
+            error = error or PayloadTooLarge()
+            return error.http_status, envelope.failure(error)
+        return 200, self.answer(query, body, request_id)
 
     def answer(self, query: bytes, body: bytes, request_id: str) -> bytes:
         """The envelope for one call; never raises (unexpected errors become status 99)."""
@@ -186,47 +201,82 @@ def create_openapi_app(
     )
 
 
-def _refusal(scope: Scope, max_body: int) -> ProtocolError | None:
-    """The transport-level refusal of a request, judged before reading its body."""
-    path = scope["path"]
-    root = scope.get("root_path", "")
-    if root and path.startswith(root):
-        path = path[len(root) :]
+def refusal(path: str, method: str, declared: int, max_body: int) -> ProtocolError | None:
+    """The transport's refusal of a request, judged before reading its body: a path not in
+    `PATHS` (404), a method other than POST (405), a declared length over `max_body` (413)."""
     if path not in PATHS:
         return NotFound()
-    if scope["method"] != "POST":
+    if method != "POST":
         return MethodNotAllowed()
-    for name, value in scope["headers"]:
-        if name == b"content-length" and value.isdigit() and int(value) > max_body:
-            return PayloadTooLarge()
+    if declared > max_body:
+        return PayloadTooLarge()
     return None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole body, or None as soon as more than `limit` bytes arrived (reading stops)."""
-    chunks: list[bytes] = []
+def content_length(value: str | bytes | None) -> int:
+    """A `Content-Length` value as an int; -1 when absent or not a plain number."""
+    return int(value) if value is not None and value.isdigit() else -1
+
+
+async def read_body(chunk: NextChunk, limit: int) -> bytes | None:
+    """The whole body, or None as soon as more than `limit` bytes arrived (reading stops, the
+    rest is never read). `chunk()` is the transport's next chunk and whether more follow; it
+    raises `ClientGone` when the client left."""
+    parts: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone()
-        chunk = message.get("body", b"")
-        size += len(chunk)
+        data, more = await chunk()
+        size += len(data)
         if size > limit:
             return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not more:
+            return b"".join((*parts, data)) if parts else data
+        parts.append(data)
+
+
+def answer_headers(status: int, payload: bytes, request_id: str) -> list[tuple[str, str]]:
+    """The headers of every answer: JSON type and length, the request id, `Allow` on a 405."""
+    headers = [_JSON, ("content-length", str(len(payload))), ("x-request-id", request_id)]
+    if status == MethodNotAllowed.http_status:
+        headers.append(_ALLOW)
+    return headers
+
+
+def _asgi_path(scope: Scope) -> str:
+    """The ASGI request path, without the `root_path` the app is mounted under."""
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+class _AsgiBody:
+    """The body chunks of ASGI `http.request` messages; `ClientGone` on `http.disconnect`."""
+
+    __slots__ = ("_receive",)
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+
+    async def chunk(self) -> tuple[bytes, bool]:
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        return message.get("body", b""), message.get("more_body", False)
 
 
 def _paging(params: dict[str, str]) -> tuple[int | None, int | None, bool]:
     """`page_size`, `page_no` (non-negative ints when sent) and `calc_total` (1/0/true/false)."""
+    if len(params) == len(REQUIRED):  # nothing but the required parameters (most calls)
+        return _NO_PAGING
     page_size, page_no = params.get("page_size"), params.get("page_no")
     try:
         calc_total = to_bool(params.get("calc_total", "0"))
     except ProtocolError:
         raise BadArguments() from None
     return _page_int(page_size), _page_int(page_no), calc_total
+
+
+_NO_PAGING: tuple[int | None, int | None, bool] = (None, None, False)
 
 
 def _page_int(text: str | None) -> int | None:
