@@ -100,7 +100,13 @@ class DbCredentialStore:
         )
 
     def lookup(self, sid: str, app_key: str) -> AppCredential | None:
-        """The credential of (sid, key), or None when either is unknown."""
+        """The credential of (sid, key), or None when either is unknown.
+
+        A sid or key holding NUL is unknown without asking the database: no stored one can
+        hold it, and PostgreSQL refuses such text outright (which would read as a database
+        failure)."""
+        if "\x00" in sid or "\x00" in app_key:
+            return None
         now = self._clock()
         cached = self._cache.get((sid, app_key))
         if cached is not None and cached[0] > now:

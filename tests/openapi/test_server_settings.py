@@ -77,3 +77,17 @@ def test_a_limited_key_carries_its_shops_and_rate_limit(sqlite_engine: Engine, s
     found = DbCredentialStore(sqlite_engine).lookup(sid, "demo-key")
     assert found is not None
     assert (found.tenant_id, found.shop_ids, found.rate_limit) == (tid, frozenset({69, 70}), 7)
+
+
+@pytest.mark.parametrize("where", ["sid", "key"])
+def test_a_sid_or_key_holding_nul_is_unknown_on_every_backend(
+    engine: Engine, sid: str, where: str
+) -> None:
+    """PostgreSQL refuses text with NUL; the store must answer "unknown" (验证失败), not fail."""
+    demo_tenant(engine, sid, apps=[app_key()])
+    store = DbCredentialStore(engine, ttl=0)
+    assert store.lookup(sid, "demo-key") is not None
+    if where == "sid":
+        assert store.lookup(sid + "\x00", "demo-key") is None
+    else:
+        assert store.lookup(sid, "demo-\x00key") is None
