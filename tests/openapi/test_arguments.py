@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from stocksync.openapi.arguments import (
     INT_MIN,
     ArgSpec,
     Param,
+    _inexact_hint,
     parse_body,
     to_bool,
     to_decimal,
@@ -153,6 +156,30 @@ def test_parse_body_reads_fractions_as_decimals_and_big_integers_exactly() -> No
     assert type(parse_body(b'["v1.0", 3]')[1]) is int
     assert parse_body(b"[1e999]") == [Decimal("1e999")]  # valid JSON; no kind accepts it
     assert parse_body(b'["\\ud83d\\ude00",1.5]') == ["\U0001f600", Decimal("1.5")]
+
+
+#: What `loads_exact` looked for with a regex before: where orjson could give a float.
+_HINT = re.compile(rb"[0-9][.eE]|[0-9]{19}")
+
+
+@given(st.lists(st.sampled_from([b"0", b"7", b"9", b".", b"e", b"E", b"a", b'"', b"-", b","])))
+def test_the_inexact_hint_is_the_regex_it_replaces(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert _inexact_hint(data) is (_HINT.search(data) is not None)
+
+
+@pytest.mark.parametrize("length", [18, 19, 40])
+def test_nineteen_digits_in_a_row_take_the_exact_parse(length: int) -> None:
+    digits = "9" * length
+    assert _inexact_hint(f'[{{"api_goods_id":{digits}}}]'.encode()) is (length >= 19)
+    assert parse_body(f"[{digits}]".encode()) == [int(digits)]
+
+
+def test_a_batch_body_of_integers_and_bools_is_read_as_is() -> None:
+    items = [{"api_goods_id": i, "force_sync": i % 3 == 0} for i in range(5000)]
+    body = orjson.dumps([items])
+    assert not _inexact_hint(body)
+    assert parse_body(body) == [items]
 
 
 @pytest.mark.parametrize(

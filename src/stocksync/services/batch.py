@@ -11,6 +11,7 @@ keeps on each listing: a listing's custom rule applies when it has one, else the
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from stocksync.services.batch_fetch import paused_gc
 from stocksync.services.batch_formula import (
     IntArray,
     ParamSet,
+    SuiteTable,
     Targets,
     param_set,
     scaled_param_set,
@@ -44,11 +46,13 @@ from stocksync.services.batch_formula import (
 from stocksync.services.batch_load import (
     ListingFrame,
     RawParams,
+    WarehouseWants,
     load_custom_params,
     load_listings,
     load_platform_ids,
     load_shop_flags,
     load_stock,
+    load_stock_of,
     load_suite_details,
     nonzero_columns,
 )
@@ -87,18 +91,12 @@ def batch_syn_stock(
     "平台货品不存在". `shop_id` and `pending_only` narrow the listings (a given id that is
     visible but does not match is left out); `errors_only` keeps only the failed items.
     """
-    moment = clock.now() if now is None else now
-    possible = None if rec_ids is None else [rid for rid in rec_ids if _is_id(rid)]
+    possible = None if rec_ids is None else [rid for rid in rec_ids if is_rec_id(rid)]
     frame = load_listings(conn, tid, possible, shop_id=shop_id, pending_only=pending_only)
-    visible = _visible(conn, tid, frame, shop_ids)
-    dropped = np.zeros(0, dtype=np.int64)
-    if rec_ids is not None:
-        keep = _matches(frame, shop_id, pending_only) | ~visible[0]
-        dropped, frame = frame.rec_id[~keep], frame.take(np.flatnonzero(keep))
-        visible = (visible[0][keep], visible[1][keep])
-    whole = rec_ids is None or len(frame) >= FULL_READ_FROM
-    syn, errors = _calculate(conn, tid, frame, visible, whole, force_sync, moment)
-    ids, syn_list, error_list = _answer_order(frame, syn, errors, rec_ids, dropped, force_sync)
+    ids, syn_list, error_list = answer_listings(
+        conn, tid, frame, rec_ids, force_sync=force_sync, shop_ids=shop_ids, shop_id=shop_id,
+        pending_only=pending_only, now=now,
+    )  # fmt: skip
     with paused_gc():
         items = list(map(BatchItem, ids, syn_list, error_list))
     if errors_only:
@@ -106,7 +104,38 @@ def batch_syn_stock(
     return items
 
 
-def _is_id(value: int) -> bool:
+def answer_listings(
+    conn: Connection,
+    tid: int,
+    frame: ListingFrame,
+    rec_ids: Sequence[int] | None,
+    *,
+    customs: Mapping[int, RawParams] | None = None,
+    force_sync: bool = False,
+    shop_ids: frozenset[int] | None = None,
+    shop_id: int | None = None,
+    pending_only: bool = False,
+    now: float | None = None,
+) -> tuple[list[int], list[int | None], list[str | None]]:
+    """`batch_syn_stock`'s answers as three lists (rec_id, syn_stock, error), for listings a
+    caller has already read into `frame` (those of `rec_ids`, or every listing when None).
+
+    `customs` are the custom rules of the frame's listings (by rec_id) when the caller read
+    them along; None reads them here.
+    """
+    moment = clock.now() if now is None else now
+    visible = _visible(conn, tid, frame, shop_ids)
+    dropped = np.zeros(0, dtype=np.int64)
+    if rec_ids is not None:
+        keep = _matches(frame, shop_id, pending_only) | ~visible[0]
+        dropped, frame = frame.rec_id[~keep], frame.take(np.flatnonzero(keep))
+        visible = (visible[0][keep], visible[1][keep])
+    whole = rec_ids is None or len(frame) >= FULL_READ_FROM
+    syn, errors = _calculate(conn, tid, frame, visible, whole, force_sync, moment, customs)
+    return _answer_order(frame, syn, errors, rec_ids, dropped, force_sync)
+
+
+def is_rec_id(value: int) -> bool:
     """Ids are signed 32-bit: anything else cannot name a listing (and is not queried)."""
     return -(2**31) <= value < 2**31
 
@@ -157,6 +186,7 @@ def _applied(
     frame: ListingFrame,
     whole: bool,
     warehouses: Mapping[int, Warehouse],
+    customs: Mapping[int, RawParams] | None,
 ) -> _Applied:
     """Custom rule if the listing has one, else the rule its `rule_id` names, else none."""
     index: dict[ParamSet, int] = {}
@@ -171,7 +201,8 @@ def _applied(
         return by_raw[raw]
 
     rules = load_rules(conn, tid)
-    customs = load_custom_params(conn, tid, None if whole else frame.rec_id.tolist())
+    if customs is None:
+        customs = load_custom_params(conn, tid, None if whole else frame.rec_id.tolist())
     custom_keys = np.array(sorted(customs), dtype=np.int64)
     rule_keys = np.array([r.rec_id for r in rules], dtype=np.int64)
     rule_param = np.array([numbered(param_set(r.params, warehouses)) for r in rules], np.int64)
@@ -199,10 +230,11 @@ def _calculate(
     whole: bool,
     force_sync: bool,
     now: float,
+    customs: Mapping[int, RawParams] | None,
 ) -> tuple[ObjectArray, ObjectArray]:
     """(syn_stock or None, error or None) of every listing of the frame, as object arrays."""
     warehouses = load_warehouses(conn, tid)
-    applied = _applied(conn, tid, frame, whole, warehouses)
+    applied = _applied(conn, tid, frame, whole, warehouses, customs)
     delayed = ((frame.mask & MASK_DELAYED) != 0) & (frame.disable_syn_until > clock.to_wdt(now))
     facts = GateFacts(
         visible[0], frame.match_target_type, frame.is_disable_syn != 0, visible[1],
@@ -237,19 +269,18 @@ def _syn_stocks(
     whole: bool,
 ) -> list[int]:
     """Read the suites and stock rows the targets need, then run the vectorised formula."""
-    used = [params[i] for i in np.unique(targets.param).tolist()]
-    wids = sorted({wid for p in used for wid in p.warehouses})
     is_suite = targets.target_type == MATCH_SUITE
     suites = load_suite_details(
         conn, tid, None if whole else np.unique(targets.target_id[is_suite])
     )
-    columns = _stock_columns(used, [warehouses[wid] for wid in wids])
-    if whole:  # a few skipped columns pay for the extra pass only on big reads
+    if whole:  # every row of the warehouses in use; a few skipped columns pay for the extra pass
+        used = [params[i] for i in np.unique(targets.param).tolist()]
+        wids = sorted({wid for p in used for wid in p.warehouses})
+        columns = _stock_columns(used, [warehouses[wid] for wid in wids])
         columns = ["stock_num", *nonzero_columns(conn, tid, wids, columns[1:])]
-    specs = (
-        None if whole else np.unique(np.concatenate([targets.target_id[~is_suite], suites.spec_id]))
-    )
-    stock = load_stock(conn, tid, wids, columns, specs)
+        stock = load_stock(conn, tid, wids, columns)
+    else:
+        stock = load_stock_of(conn, tid, _wanted_stock(targets, params, warehouses, suites))
     return syn_stocks(targets, params, warehouses, stock, suites)
 
 
@@ -258,10 +289,44 @@ def _stock_columns(used: list[ParamSet], warehouses: list[Warehouse]) -> list[st
     mask = 0
     for p in used:
         mask |= p.mask
-    columns = ["stock_num", *(name for bit, name in enumerate(QUANTITY_FIELDS) if mask >> bit & 1)]
-    if any(w.is_outer_stock for w in warehouses):
-        columns.append("wms_stock_diff")
-    return columns
+    return _columns(mask, any(w.is_outer_stock for w in warehouses))
+
+
+def _columns(mask: int, outer: bool) -> list[str]:
+    """The stock columns the formula reads under `mask` in a warehouse (outer or not)."""
+    selected = (name for bit, name in enumerate(QUANTITY_FIELDS) if mask >> bit & 1)
+    return ["stock_num", *selected, *(["wms_stock_diff"] if outer else [])]
+
+
+def _wanted_stock(
+    targets: Targets,
+    params: list[ParamSet],
+    warehouses: Mapping[int, Warehouse],
+    suites: SuiteTable,
+) -> dict[int, WarehouseWants]:
+    """Per warehouse, the specs some target reads there (its own spec, or its suite's
+    components) and the columns the masks of those targets select."""
+    is_suite = targets.target_type == MATCH_SUITE
+    specs: dict[int, list[IntArray]] = defaultdict(list)
+    masks: dict[int, int] = defaultdict(int)
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index in np.unique(targets.param).tolist():
+        groups[params[index].warehouses].append(index)
+    for wids, indices in groups.items():
+        chosen = np.isin(targets.param, indices)
+        own = targets.target_id[chosen & ~is_suite]
+        parts = suites.spec_id[np.isin(suites.suite_id, targets.target_id[chosen & is_suite])]
+        for wid in wids:
+            specs[wid] += [own, parts]
+            for index in indices:
+                masks[wid] |= params[index].mask
+    return {
+        wid: (
+            np.unique(np.concatenate(found)),
+            _columns(masks[wid], warehouses[wid].is_outer_stock),
+        )
+        for wid, found in specs.items()
+    }
 
 
 def _answer_order(
@@ -277,7 +342,7 @@ def _answer_order(
         return frame.rec_id.tolist(), syn.tolist(), errors.tolist()
     left_out = set(dropped.tolist())
     asked = [rid for rid in rec_ids if rid not in left_out]
-    wanted = np.array([rid if _is_id(rid) else _NO_ID for rid in asked], np.int64)
+    wanted = np.array([rid if is_rec_id(rid) else _NO_ID for rid in asked], np.int64)
     found, pos = _lookup(frame.rec_id, wanted)
     out_syn: ObjectArray = np.full(len(asked), None, dtype=object)
     out_err: ObjectArray = np.full(len(asked), check_listing(None, force_sync), dtype=object)

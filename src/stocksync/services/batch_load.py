@@ -7,7 +7,7 @@ read only those; passing None reads the whole tenant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -179,9 +179,9 @@ def load_stock(
     tid: int,
     warehouse_ids: Sequence[int],
     columns: Sequence[str],
-    spec_ids: IntArray | None,
 ) -> StockTable:
-    """Stock rows in `warehouse_ids` with `columns` (scaled), of `spec_ids` or of every spec.
+    """Every stock row in `warehouse_ids` with `columns` (scaled): the whole-tenant read
+    (`load_stock_of` reads given specs).
 
     The rows come sorted by warehouse, as the formula wants them.
     """
@@ -192,13 +192,46 @@ def load_stock(
     params: list[int] = [tid, *warehouse_ids]
     if not warehouse_ids:
         values = [np.zeros(0, np.int64) for _ in range(2 + len(columns))]
-    elif spec_ids is None:
-        values = fetch_ints(conn, selected, source, params)
     else:
-        values = fetch_ints_by_ids(conn, selected, source, params, "spec_id", spec_ids.tolist())
+        values = fetch_ints(conn, selected, source, params)
     order = np.argsort(values[1], kind="stable")
     values = [column[order] for column in values]
     return StockTable(values[0], values[1], dict(zip(columns, values[2:], strict=True)))
+
+
+#: What to read in one warehouse: the spec ids whose rows are wanted, and the columns.
+WarehouseWants = tuple[IntArray, Sequence[str]]
+
+
+def load_stock_of(conn: Connection, tid: int, wanted: Mapping[int, WarehouseWants]) -> StockTable:
+    """In each warehouse of `wanted`, the stock rows of its spec ids with its columns (scaled).
+
+    A column is 0 in the rows of the warehouses that do not read it. One query (or one per
+    chunk of ids) per warehouse: each row read is one the formula needs, where an IN list of
+    warehouses times an IN list of specs reads every warehouse of every spec. The rows come
+    sorted by warehouse, as the formula wants them.
+    """
+    names = list(dict.fromkeys(name for _, columns in wanted.values() for name in columns))
+    spec_ids: list[IntArray] = [np.zeros(0, np.int64)]
+    warehouse_ids: list[IntArray] = [np.zeros(0, np.int64)]
+    values: dict[str, list[IntArray]] = {name: [np.zeros(0, np.int64)] for name in names}
+    for wid, (specs, columns) in sorted(wanted.items()):
+        spec_id, *read = fetch_ints_by_ids(
+            conn, ["spec_id", *columns], _STOCK_OF_WAREHOUSE, [tid, wid], "spec_id", specs.tolist()
+        )
+        spec_ids.append(spec_id)
+        warehouse_ids.append(np.full(len(spec_id), wid, np.int64))
+        found = dict(zip(columns, read, strict=True))
+        for name in names:
+            values[name].append(found.get(name, np.zeros(len(spec_id), np.int64)))
+    return StockTable(
+        np.concatenate(spec_ids),
+        np.concatenate(warehouse_ids),
+        {name: np.concatenate(parts) for name, parts in values.items()},
+    )
+
+
+_STOCK_OF_WAREHOUSE = "FROM stock_spec WHERE tenant_id = ? AND warehouse_id = ?"
 
 
 def load_suite_details(conn: Connection, tid: int, suite_ids: IntArray | None) -> SuiteTable:
