@@ -179,7 +179,7 @@ def test_the_generator_reaches_numbers_and_every_kind_of_error(sqlite_engine: En
     seen: set[str] = set()
     numbers = 0
 
-    @settings(max_examples=15, deadline=None, database=None)
+    @settings(max_examples=30, deadline=None, database=None, derandomize=True)
     @given(doc=tenants())
     def sample(doc: dict[str, Any]) -> None:
         nonlocal numbers
