@@ -32,6 +32,7 @@ from stocksync.services.demo import (
 )
 from stocksync.services.snapshot import import_snapshot
 from stocksync.services.stock import StockChange, set_stock
+from vendor import VENDOR_ANSWER as VENDOR_ANSWER  # re-exported for the open-API tests
 
 CALC = "sales.StockSync.calcStock"
 CALC_AUTH = "sales.StockSync.calcStockWithAuth"
@@ -44,17 +45,6 @@ NOW_METHOD = "system.Core.now"
 #: Methods that change the database when their arguments are well-formed.
 WRITING = (WAIT, SUCCESS, FAIL, CANCEL)
 
-#: The vendor's documented calcStock answer for listing 2447 (flagship protocol §5).
-VENDOR_ANSWER = (
-    '{"status":0,"data":{"match_code":"lz38","list_time":"","stock_syn_min":1.0000,'
-    '"stock_num":0,"stock_syn_warehouses":"6","sub_platform_id":0,"outer_id":"lz3",'
-    '"spec_outer_id":"lz38","stock_syn_percent":100,"spec_id":"lz38","is_auto_delisting":1,'
-    '"stock_syn_plus":1.0000,"is_auto_listing":1,"match_target_id":12581,"match_target_type":1,'
-    '"mask":0,"syn_stock":1,"reserve_s":"","stock_syn_rule_id":-10000,"stock_syn_mask":0,'
-    '"goods_id":"lz3","rec_id":2447,"last_syn_num":-1,"shop_id":69,"stock_syn_max":550.0000,'
-    '"last_syn_time":"","delist_time":"","platform_id":127,"stock_syn_rule_no":"","status":1,'
-    '"stock_change_count":2}}'
-)
 DISABLED_JITX002 = "货品id:jitx002规格Id:jitx002 已停用或者未开启同步"
 NOT_FOUND = "平台货品不存在"
 #: Every listing of the demo, and the shop each one is in.

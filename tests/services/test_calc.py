@@ -27,19 +27,10 @@ from stocksync.domain.errors import BusinessError
 from stocksync.services.calc import calc_listing, calc_record_json, explain_listing
 from stocksync.services.clock import WDT_EPOCH
 from stocksync.services.records import RECORD_FIELDS
+from vendor import vendor_record
 
 NOW = 1_700_000_000.0
 
-VENDOR_ANSWER = (
-    '{"match_code":"lz38","list_time":"","stock_syn_min":1.0000,"stock_num":0,'
-    '"stock_syn_warehouses":"6","sub_platform_id":0,"outer_id":"lz3","spec_outer_id":"lz38",'
-    '"stock_syn_percent":100,"spec_id":"lz38","is_auto_delisting":1,"stock_syn_plus":1.0000,'
-    '"is_auto_listing":1,"match_target_id":12581,"match_target_type":1,"mask":0,"syn_stock":1,'
-    '"reserve_s":"","stock_syn_rule_id":-10000,"stock_syn_mask":0,"goods_id":"lz3",'
-    '"rec_id":2447,"last_syn_num":-1,"shop_id":69,"stock_syn_max":550.0000,"last_syn_time":"",'
-    '"delist_time":"","platform_id":127,"stock_syn_rule_no":"","status":1,'
-    '"stock_change_count":2}'
-)
 # The documented type of each field (flagship protocol §5).
 DOC_TYPES: dict[str, type] = {
     **dict.fromkeys(
@@ -79,7 +70,7 @@ def test_vendor_example_record_equals_the_documented_answer(engine: Engine, sid:
         _vendor_tenant(conn, tid)
     with read_tx(engine) as conn:
         record = calc_listing(conn, tid, 2447, now=NOW).record
-    expected = json.loads(VENDOR_ANSWER, parse_float=Decimal)
+    expected = vendor_record()
     assert list(record) == list(RECORD_FIELDS)
     assert set(record) == set(expected) == set(DOC_TYPES)
     for name, value in expected.items():
