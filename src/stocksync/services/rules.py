@@ -20,7 +20,7 @@ from stocksync.db.types import QuantityError, to_scaled
 from stocksync.domain.errors import BusinessError, InvalidArgument
 from stocksync.domain.model import FULL_MASK, Rule, RuleParams
 from stocksync.domain.rules import parse_shop_list
-from stocksync.services.tracking import bump_listings, listings_of_rules, refresh_rules
+from stocksync.services.tracking import bump_listings, listings_of_rules, resettle
 
 _INT32 = 2**31 - 1
 _r = rule.c
@@ -112,10 +112,14 @@ def _resettle(
     now: float,
     before: set[int],
 ) -> None:
-    """Re-resolve listings in `scope` shops, then bump changed ones and those on the rule."""
-    changed = refresh_rules(conn, tid, None, shop_ids=scope)
-    after = listings_of_rules(conn, tid, {rule_id})
-    bump_listings(conn, tid, before | changed | after, now)
+    """Re-resolve listings in `scope` shops, then bump changed ones and those on the rule.
+
+    A listing whose rule changed gets its new rule and its bump in one row write
+    (`tracking.resettle`). Those on the rule now were on it before or have just moved to it,
+    so the last bump is normally empty; it keeps the promise should a stored rule id be stale.
+    """
+    bumped = resettle(conn, tid, None, shop_ids=scope, bump=before, now=now)
+    bump_listings(conn, tid, listings_of_rules(conn, tid, {rule_id}) - bumped, now)
 
 
 def create_rule(conn: Connection, tid: int, rule_: Rule, now: float) -> int:
@@ -164,8 +168,7 @@ def _replace(conn: Connection, tid: int, old: Rule, new: Rule, now: float) -> No
         bump_listings(conn, tid, before, now)
     elif new.is_disabled:
         # A disabled rule can only lose listings: only its own listings may change.
-        changed = refresh_rules(conn, tid, before)
-        bump_listings(conn, tid, before | changed, now)
+        resettle(conn, tid, before, bump=before, now=now)
     else:
         _resettle(conn, tid, old.rec_id, _shop_scope(old, new), now, before)
 
@@ -175,8 +178,7 @@ def delete_rule(conn: Connection, tid: int, rule_id: int, now: float) -> None:
     _load_rule(conn, tid, rule_id)
     before = listings_of_rules(conn, tid, {rule_id})
     conn.execute(delete(rule).where(_r.tenant_id == tid, _r.rec_id == rule_id))
-    refresh_rules(conn, tid, before)
-    bump_listings(conn, tid, before, now)
+    resettle(conn, tid, before, bump=before, now=now)
 
 
 def set_custom_rule(
@@ -198,5 +200,4 @@ def set_custom_rule(
     if params is not None:
         values = _params_columns(params) | {"tenant_id": tid, "rec_id": rec_id}
         conn.execute(insert(custom_rule).values(values))
-    refresh_rules(conn, tid, {rec_id})
-    bump_listings(conn, tid, {rec_id}, now)
+    resettle(conn, tid, {rec_id}, bump={rec_id}, now=now)
