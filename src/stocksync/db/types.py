@@ -14,7 +14,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 SCALE = 10_000
-_QUANTUM = Decimal("0.0001")
 #: Largest magnitude a quantity may have (Decimal(19,4) that still fits a signed BIGINT scaled).
 QTY_LIMIT = Decimal("900000000000000")
 
@@ -36,8 +35,9 @@ def to_scaled(value: Decimal) -> int:
 
 
 def from_scaled(value: int) -> Decimal:
-    """Scaled int → Decimal with exactly 4 places."""
-    return (Decimal(value) / SCALE).quantize(_QUANTUM)
+    """Scaled int → Decimal with exactly 4 places (`Decimal("1.0000")`); on the hot paths, so
+    one exponent shift rather than a division and a quantize (same digits, same exponent)."""
+    return Decimal(value).scaleb(-4)
 
 
 class Qty(TypeDecorator[Decimal]):

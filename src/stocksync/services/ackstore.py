@@ -16,15 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from stocksync.db.types import SCALE, to_scaled
+from stocksync.db.types import SCALE, from_scaled, to_scaled
 from stocksync.domain.syncstate import SyncState
-from stocksync.services.records import placeholders
+from stocksync.services.records import RawReader, placeholders
 
 #: The sync columns of a listing, in `SyncState`'s field order.
 STATE_COLUMNS: tuple[str, ...] = SyncState._fields
@@ -69,15 +68,14 @@ def _statements(dialect: str, paramstyle: str) -> _Statements:
     )
 
 
-class AckCursor:
-    """The ack statements on one DB-API cursor, in the connection's current transaction."""
+class AckCursor(RawReader):
+    """The ack statements on one DB-API cursor, in the connection's current transaction (a
+    `RawReader`, whose cursor and closing it shares)."""
 
-    __slots__ = ("_cursor", "_sql")
+    __slots__ = ("_sql",)
 
     def __init__(self, conn: Connection) -> None:
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None, "the connection is closed"
-        self._cursor = dbapi.cursor()
+        super().__init__(conn)
         self._sql = _statements(conn.dialect.name, conn.dialect.paramstyle)
 
     def lock(self, tid: int, rec_id: int, *, flags: bool) -> Sequence[Any] | None:
@@ -102,22 +100,12 @@ class AckCursor:
         """Insert one sync record: the values of `_APPEND`'s columns, syn_stock already scaled."""
         self._cursor.execute(self._sql.append, record)
 
-    def close(self) -> None:
-        """Release the cursor."""
-        self._cursor.close()
-
-    def __enter__(self) -> AckCursor:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._cursor.close()
-
 
 def state_of(columns: Sequence[Any]) -> SyncState:
     """A `SyncState` from the `STATE_COLUMNS` as the driver returns them."""
     count, changed, until, mask, fails, status, stock, last, last_time, listed, delisted = columns
     return SyncState(
-        count, bool(changed), until, mask, fails, status, _qty(stock), _qty(last),
+        count, bool(changed), until, mask, fails, status, from_scaled(stock), from_scaled(last),
         last_time, listed, delisted,
     )  # fmt: skip
 
@@ -125,10 +113,6 @@ def state_of(columns: Sequence[Any]) -> SyncState:
 def scaled(value: int | None) -> int | None:
     """A whole quantity as stored (×10⁴), None kept."""
     return None if value is None else value * SCALE
-
-
-def _qty(value: int) -> Decimal:
-    return Decimal(value).scaleb(-4)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from stocksync.db.loaders import load_rules
+from stocksync.db.types import from_scaled
 from stocksync.domain.checks import MSG_NOT_FOUND
 from stocksync.domain.model import CUSTOM_RULE_ID, RuleParams
 from stocksync.services.batch import answer_listings, is_rec_id
@@ -195,18 +196,14 @@ class _Quantities(dict[int, Decimal]):
     """Scaled Qty values decoded as the 4-place Decimals they stand for, each once."""
 
     def __missing__(self, scaled: int) -> Decimal:
-        found = self[scaled] = _qty(scaled)
+        found = self[scaled] = from_scaled(scaled)
         return found
-
-
-def _qty(scaled: int) -> Decimal:
-    """A scaled Qty column as the 4-place Decimal it stands for (`Decimal("1.0000")`)."""
-    return Decimal(scaled).scaleb(-4)
 
 
 def _custom_params(raw: Sequence[Any]) -> RuleParams:
     """A custom rule's parameters from its raw columns (quantities scaled, flags 0/1)."""
     return RuleParams(
-        str(raw[0]), int(raw[1]), _qty(raw[2]), _qty(raw[3]), _qty(raw[4]), _qty(raw[5]),
+        str(raw[0]), int(raw[1]), from_scaled(raw[2]), from_scaled(raw[3]),
+        from_scaled(raw[4]), from_scaled(raw[5]),
         bool(raw[6]), bool(raw[7]),
     )  # fmt: skip

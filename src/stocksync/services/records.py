@@ -18,11 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from sqlalchemy import Connection
 
 from stocksync import jsoncodec
+from stocksync.db.types import from_scaled
 from stocksync.domain.model import CUSTOM_RULE_ID, RuleParams
 from stocksync.services.clock import format_time
 
@@ -229,7 +230,7 @@ class RawReader:
         """Release the cursor."""
         self._cursor.close()
 
-    def __enter__(self) -> RawReader:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -252,7 +253,7 @@ class ListingFacts:
     def row(self) -> dict[str, Any]:
         """`LISTING_FIELDS` decoded, as `build_record` takes them."""
         row = dict(zip(LISTING_FIELDS, self.raw[:20], strict=True))
-        row["stock_num"], row["last_syn_num"] = _qty(self.raw[12]), _qty(self.raw[13])
+        row["stock_num"], row["last_syn_num"] = from_scaled(self.raw[12]), from_scaled(self.raw[13])
         return row
 
     def record(self, syn_stock: int) -> dict[str, object]:
@@ -267,7 +268,7 @@ def listing_record(
 ) -> dict[str, object]:
     """The calcStock record of a listing row of `read_listing` computed under the rule whose
     `rule_fields` are `applied_fields`: `build_record`'s answer, straight from the columns."""
-    record = _listing_part(raw, syn_stock, _qty(raw[12]), _qty(raw[13]))
+    record = _listing_part(raw, syn_stock, from_scaled(raw[12]), from_scaled(raw[13]))
     record.update(applied_fields)
     return record
 
@@ -275,8 +276,8 @@ def listing_record(
 def listing_record_json(raw: Sequence[Any], entry: RuleEntry, syn_stock: int) -> bytes:
     """`jsoncodec.dumps(listing_record(raw, entry.fields, syn_stock))`, with the rule's part
     encoded once per rule (`entry.tail`) instead of once per record."""
-    stock_num = jsoncodec.encoded(str(_qty(raw[12])))
-    last_syn_num = jsoncodec.encoded(str(_qty(raw[13])))
+    stock_num = jsoncodec.encoded(str(from_scaled(raw[12])))
+    last_syn_num = jsoncodec.encoded(str(from_scaled(raw[13])))
     head = jsoncodec.dumps(_listing_part(raw, syn_stock, stock_num, last_syn_num))
     return head[:-1] + b"," + entry.tail + b"}"
 
@@ -299,14 +300,10 @@ def _listing_part(
     }  # fmt: skip
 
 
-def _qty(scaled: int) -> Decimal:
-    """A scaled Qty column as the 4-place Decimal it stands for (`Decimal("1.0000")`)."""
-    return Decimal(scaled).scaleb(-4)
-
-
 def _params(raw: Sequence[Any]) -> RuleParams:
     return RuleParams(
-        raw[0], int(raw[1]), _qty(raw[2]), _qty(raw[3]), _qty(raw[4]), _qty(raw[5]),
+        raw[0], int(raw[1]), from_scaled(raw[2]), from_scaled(raw[3]),
+        from_scaled(raw[4]), from_scaled(raw[5]),
         bool(raw[6]), bool(raw[7]),
     )  # fmt: skip
 
