@@ -4,9 +4,11 @@ scaled-integer form (`suite_units`, `publish`, the calcStock hot path's) against
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -128,6 +130,23 @@ target_st = st.one_of(
 )
 
 
+def _assert_syn_stock_agrees(
+    other: Callable[[Target, RuleParams, StockView], int | None],
+    target: Target,
+    params: RuleParams,
+    warehouses: dict[int, Warehouse],
+    rows: list[StockRow],
+) -> None:
+    """`syn_stock` answers what `other` computes; `other`'s None means EmptyWarehouseList."""
+    view = StockView(warehouses, {(r.spec_id, r.warehouse_id): r for r in rows})
+    expected = other(target, params, view)
+    if expected is None:
+        with pytest.raises(EmptyWarehouseList):
+            syn_stock(target, params, view)
+        return
+    assert syn_stock(target, params, view) == expected
+
+
 @settings(max_examples=400, deadline=None)
 @given(target_st, params_st, warehouses_st, st.lists(row_st, max_size=12))
 def test_syn_stock_matches_a_fraction_reference(
@@ -136,15 +155,7 @@ def test_syn_stock_matches_a_fraction_reference(
     warehouses: dict[int, Warehouse],
     rows: list[StockRow],
 ) -> None:
-    view = StockView(warehouses, {(r.spec_id, r.warehouse_id): r for r in rows})
-    expected = _reference(target, params, view)
-    if expected is None:
-        try:
-            syn_stock(target, params, view)
-        except EmptyWarehouseList:
-            return
-        raise AssertionError("expected EmptyWarehouseList")
-    assert syn_stock(target, params, view) == expected
+    _assert_syn_stock_agrees(_reference, target, params, warehouses, rows)
 
 
 def _scaled(value: Decimal) -> int:
@@ -187,15 +198,7 @@ def test_the_scaled_integer_path_gives_syn_stocks_number(
     warehouses: dict[int, Warehouse],
     rows: list[StockRow],
 ) -> None:
-    view = StockView(warehouses, {(r.spec_id, r.warehouse_id): r for r in rows})
-    expected = _scaled_path(target, params, view)
-    if expected is None:
-        try:
-            syn_stock(target, params, view)
-        except EmptyWarehouseList:
-            return
-        raise AssertionError("expected EmptyWarehouseList")
-    assert syn_stock(target, params, view) == expected
+    _assert_syn_stock_agrees(_scaled_path, target, params, warehouses, rows)
 
 
 @given(

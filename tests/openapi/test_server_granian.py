@@ -171,24 +171,24 @@ def test_a_chunked_body_over_the_limit_answers_413_before_it_ends(served: Served
     assert answer.endswith(b'{"status":1,"message":"request body too large"}')
 
 
-def test_a_chunked_body_within_the_limit_is_answered(served: Served) -> None:
+def _chunked_now(extra_headers: str = "") -> bytes:
+    """The head of a signed `system.Core.now` call with body `[]`, sent chunked."""
     params = {"sid": DEMO_SID, "key": DEMO_KEY, "salt": DEMO_SALT, "method": NOW_METHOD}
     params |= {"v": "1.0", "timestamp": str(to_wdt(time.time()))}
     params["sign"] = sign(params, b"[]", DEMO_SECRET)
     head = f"POST /openapi?{urlencode(params)} HTTP/1.1\r\nHost: x\r\n"
-    head += "Transfer-Encoding: chunked\r\n\r\n"
-    answer = served.raw(head.encode() + b"1\r\n[\r\n1\r\n]\r\n0\r\n\r\n", wait=2)
+    return (head + f"Transfer-Encoding: chunked\r\n{extra_headers}\r\n").encode()
+
+
+def test_a_chunked_body_within_the_limit_is_answered(served: Served) -> None:
+    answer = served.raw(_chunked_now() + b"1\r\n[\r\n1\r\n]\r\n0\r\n\r\n", wait=2)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b'\r\n\r\n{"status":0,"data":' in answer
 
 
 def test_a_chunked_body_with_trailers_answers_bad_arguments_not_500(served: Served) -> None:
-    params = {"sid": DEMO_SID, "key": DEMO_KEY, "salt": DEMO_SALT, "method": NOW_METHOD}
-    params |= {"v": "1.0", "timestamp": str(to_wdt(time.time()))}
-    params["sign"] = sign(params, b"[]", DEMO_SECRET)
-    head = f"POST /openapi?{urlencode(params)} HTTP/1.1\r\nHost: x\r\n"
-    head += "Transfer-Encoding: chunked\r\nTrailer: X-Check\r\n\r\n"
-    answer = served.raw(head.encode() + b"2\r\n[]\r\n0\r\nX-Check: 1\r\n\r\n", wait=2)
+    request = _chunked_now("Trailer: X-Check\r\n") + b"2\r\n[]\r\n0\r\nX-Check: 1\r\n\r\n"
+    answer = served.raw(request, wait=2)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nx-request-id: " in answer
     assert answer.endswith('{"status":1,"message":"参数错误"}'.encode())
