@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from stocksync import jsoncodec
+from stocksync.db.checkpoint import Checkpointer
 from stocksync.db.engine import write_tx
 from stocksync.domain.errors import InvalidArgument
 from stocksync.openapi.arguments import Param, to_bool, to_int
@@ -64,6 +65,11 @@ class Database:
         # A Database dropped without close() still checks its connections back in (a pooled
         # connection that is garbage collected while checked out makes SQLAlchemy warn).
         weakref.finalize(self, _close_all, self._kept, self._lock)
+        self._checkpointer: Checkpointer | None = None
+        if self._sqlite and engine.url.database not in (None, "", ":memory:"):
+            # A commit never waits for a WAL checkpoint (see `db.checkpoint`).
+            self._checkpointer = Checkpointer(engine, logger=self.logger)
+            weakref.finalize(self, self._checkpointer.close)
 
     @contextmanager
     def read(self, *, snapshot: bool = False) -> Iterator[Connection]:
@@ -129,6 +135,9 @@ class Database:
         """Close every kept connection (the app's shutdown); later reads open new ones."""
         self._local = threading.local()
         _close_all(self._kept, self._lock)
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
 
     def _connection(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
