@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, event, insert, select, update
 
 from builders import add_rule, add_shop
 from stocksync.db.engine import read_tx, write_tx
@@ -230,3 +230,80 @@ def test_a_listing_bumped_while_leased_is_listed_after_the_lease(engine: Engine,
         )
     assert serve(engine, tid, now=NOW + 1)[0] == []
     assert serve(engine, tid, now=NOW + DEFAULT_LEASE)[0] == [1]
+
+
+def test_a_lease_touches_exactly_the_listings_handed_out(
+    engine: Engine, tid: int, sid: str
+) -> None:
+    # Two sellers with the same ids, their rows interleaved: the lease finds rows by rowid on
+    # SQLite, which must be the served listings' and no other seller's.
+    with write_tx(engine) as conn:
+        other = seed_tenant(conn, sid + "-other")
+        for rec_id in range(1, 16):
+            add_listings(conn, other, listing_row(other, rec_id))
+            add_listings(conn, tid, listing_row(tid, rec_id, mask=MASK_DELAYED))
+    ids, position = serve(engine, tid, 10)
+    with read_tx(engine) as conn:
+        rows = conn.execute(
+            select(
+                listing.c.tenant_id, listing.c.rec_id, listing.c.disable_syn_until, listing.c.mask
+            )
+        ).all()
+    leased = {(t, r): (until, mask) for t, r, until, mask in rows if t in (tid, other)}
+    assert ids == list(range(1, 11))
+    assert leased == {
+        **{
+            (tid, r): (position if r <= 10 else 0, 0 if r <= 10 else MASK_DELAYED)
+            for r in range(1, 16)
+        },
+        **{(other, r): (0, 0) for r in range(1, 16)},
+    }
+
+
+def _plans(engine: Engine, tid: int) -> dict[str, str]:
+    """How SQLite searches the listings in each statement one page runs, by verb."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "api_goods_spec" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        serve(engine, tid)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    with read_tx(engine) as conn:
+        return {
+            statement.split()[0]: conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", params
+            ).all()[0][3]  # the first step: the search of api_goods_spec
+            for statement, params in statements
+        }
+
+
+def test_on_sqlite_a_page_reads_only_the_wait_index_and_leases_by_rowid(
+    sqlite_engine: Engine, sid: str
+) -> None:
+    with write_tx(sqlite_engine) as conn:
+        tid = seed_tenant(conn, sid)
+        add_listings(conn, tid, *(listing_row(tid, i) for i in range(1, 6)))
+    assert _plans(sqlite_engine, tid) == {
+        "SELECT": "SEARCH api_goods_spec USING COVERING INDEX ix_api_goods_spec_wait "
+        "(tenant_id=? AND is_stock_changed=? AND disable_syn_until<?)",
+        "UPDATE": "SEARCH api_goods_spec USING INTEGER PRIMARY KEY (rowid=?)",
+    }
+
+
+def test_the_wait_index_holds_only_pending_listings_where_the_backend_can(
+    engine: Engine,
+) -> None:
+    queries = {
+        "sqlite": "SELECT sql FROM sqlite_master WHERE name = 'ix_api_goods_spec_wait'",
+        "postgresql": "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_api_goods_spec_wait'",
+    }
+    if engine.dialect.name not in queries:
+        pytest.skip("MariaDB has no partial indexes")
+    with read_tx(engine) as conn:
+        definition = conn.exec_driver_sql(queries[engine.dialect.name]).scalar_one()
+    assert definition.endswith(("WHERE is_stock_changed = 1", "WHERE is_stock_changed"))

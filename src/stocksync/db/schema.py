@@ -305,7 +305,17 @@ listing = Table(
     Index("ix_api_goods_spec_match", "tenant_id", "match_target_type", "match_target_id"),
     Index("ix_api_goods_spec_code", "tenant_id", "match_code"),
     Index("ix_api_goods_spec_rule", "tenant_id", "rule_id"),
-    Index("ix_api_goods_spec_wait", "tenant_id", "is_stock_changed", "disable_syn_until", "rec_id"),
+    # The wait list (services/waitlist.py) walks this index in the order it serves and finds
+    # every column it filters on here, so it never reads the table to choose a page. Where
+    # partial indexes exist (not MariaDB) it holds only the pending listings: smaller, and a
+    # bump or an ack adds or removes an entry instead of moving it.
+    Index(
+        "ix_api_goods_spec_wait",
+        *("tenant_id", "is_stock_changed", "disable_syn_until", "rec_id"),
+        *("is_disable_syn", "status", "match_target_type", "rule_id", "shop_id"),
+        sqlite_where=text("is_stock_changed = 1"),
+        postgresql_where=text("is_stock_changed"),
+    ),
     _tenant_fk("api_goods_spec"),
     # Room on each page so that bumping a listing is an in-place (HOT) update on PostgreSQL.
     postgresql_with={"fillfactor": 85},
