@@ -9,9 +9,10 @@ it (`_lease`) and the commit, each in wall and CPU milliseconds (medians). The l
 back after each page, so every page starts from the same state. Two ways to commit:
 
 - "checkpoint in commit": SQLite's default, the commit that takes the WAL past 1,000 pages also
-  copies it into the database file and syncs it (what `bench.loop` measures in process);
-- "background checkpoint": as the server runs (`db.checkpoint.Checkpointer`), the commit only
-  appends to the WAL; a checkpoint runs between pages, untimed.
+  copies it into the database file and syncs it;
+- "background checkpoint": as the server runs (`db.checkpoint.Checkpointer`) and as
+  `bench.loop` measures in process, the commit only appends to the WAL; a checkpoint runs
+  between pages, untimed.
 
 Not a test: it prints figures (the target, issue 4: the page ≤ 50 ms commit included).
 """
