@@ -16,7 +16,8 @@ On a copy of the synthetic tenant of its own (`acks-<listings>.db` under
    connection with SQLAlchemy's transaction), `fast_write` (one kept connection in
    `services.ackstore.fast_write`, the DB-API transaction) and `answer` (the app's transport-free
    `answer`: query, signature, arguments, the handler as `openapi/methods.py` runs it, envelope).
-   Median wall µs and CPU µs per call, with the load average.
+   Median wall µs and CPU µs per call, with the load average: the process's CPU (the app's
+   WAL checkpoint thread included, `db.checkpoint`) and the calling thread's alone.
 
 Not a test: it prints figures.
 """
@@ -172,17 +173,26 @@ def _committed(
     run: dict[str, Callable[[Call], object]], calls: list[Call], layers: list[str]
 ) -> None:
     """Each layer's median wall µs and CPU µs per call, the layers called in turn."""
-    times: dict[str, list[tuple[int, int]]] = {layer: [] for layer in layers}
+    times: dict[str, list[tuple[int, int, int]]] = {layer: [] for layer in layers}
     for index in range(0, len(calls) - len(layers) + 1, len(layers)):
         for layer, call in zip(layers, calls[index : index + len(layers)], strict=True):
-            wall, cpu = time.perf_counter_ns(), time.process_time_ns()
+            wall, cpu, own = time.perf_counter_ns(), time.process_time_ns(), time.thread_time_ns()
             run[layer](call)
-            times[layer].append((time.perf_counter_ns() - wall, time.process_time_ns() - cpu))
+            times[layer].append(
+                (
+                    time.perf_counter_ns() - wall,
+                    time.process_time_ns() - cpu,
+                    time.thread_time_ns() - own,
+                )
+            )
     for layer in layers:
-        walls = sorted(wall for wall, _cpu in times[layer][100:])  # the first 100 warm up
-        cpu = sum(cpu for _wall, cpu in times[layer][100:]) / len(walls) / 1000
+        kept = times[layer][100:]  # the first 100 warm up
+        walls = sorted(wall for wall, _cpu, _own in kept)
+        cpu = sum(cpu for _wall, cpu, _own in kept) / len(kept) / 1000
+        own = sum(own for _wall, _cpu, own in kept) / len(kept) / 1000
         print(f"  syncSuccess {layer:<10} p50 {walls[len(walls) // 2] / 1000:7.1f} µs   "
-              f"CPU {cpu:7.1f} µs/call   ({len(walls):,} calls, commit included)")  # fmt: skip
+              f"CPU {cpu:7.1f} µs/call (this thread {own:7.1f})   "
+              f"({len(walls):,} calls, commit included)")  # fmt: skip
 
 
 def _profile(run: Callable[[Call], object], calls: list[Call], sort: str) -> None:

@@ -106,18 +106,15 @@ class Database:
         with write_tx(self.engine) as conn:
             yield conn
 
-    @contextmanager
-    def fast_write(self) -> Iterator[Connection]:
+    def fast_write(self) -> AbstractContextManager[Connection]:
         """This thread's kept connection in a write transaction run by the DB-API connection
-        itself (`acks.fast_write`), for code that writes only through the DB-API cursor (the
-        acks): no pool checkout, no SQLAlchemy transaction. A connection that failed is dropped."""
-        conn = self._connection()
-        try:
-            with acks.fast_write(conn):
-                yield conn
-        except self.errors:
-            self._drop(conn)
-            raise
+        itself (as `acks.fast_write`), for code that writes only through the DB-API cursor (the
+        acks): no pool checkout, no SQLAlchemy transaction. A connection that failed is dropped.
+        Like `fast_read`, the context is kept with the connection and reused (it does not nest)."""
+        fast: _FastWrite | None = getattr(self._local, "fast_write", None)
+        if fast is None or fast.conn.closed or fast.conn.invalidated:
+            fast = self._local.fast_write = _FastWrite(self, self._connection())
+        return fast
 
     def guard(self, handler: Handler) -> Handler:
         """`handler` with database failures answered as `DatabaseError` (and logged)."""
@@ -194,6 +191,41 @@ class _FastRead:
         except self._database.errors:
             self._database._drop(self.conn)
             raise
+
+
+class _FastWrite:
+    """`Database.fast_write` on one thread's kept connection: on SQLite `BEGIN IMMEDIATE` and
+    `COMMIT` through the connection's kept ack cursor (`acks.ack_cursor`), whose statements stay
+    prepared; elsewhere the driver's implicit transaction and `commit()`. Rolled back on any
+    error; a database error drops the connection (the exception goes on)."""
+
+    __slots__ = ("conn", "_database", "_cursor")
+
+    def __init__(self, database: Database, conn: Connection) -> None:
+        self.conn, self._database = conn, database
+        self._cursor = acks.ack_cursor(conn)
+
+    def __enter__(self) -> Connection:
+        if self._database._sqlite:  # pysqlite is left in autocommit mode (see `db.engine`)
+            try:
+                self._cursor.begin_immediate()
+            except self._database.errors:
+                self._database._drop(self.conn)
+                raise
+        return self.conn
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        database = self._database
+        try:
+            if kind is None:
+                self._cursor.commit()
+            else:
+                self._cursor.dbapi.rollback()
+        except database.errors:
+            database._drop(self.conn)
+            raise
+        if kind is not None and issubclass(kind, database.errors):
+            database._drop(self.conn)  # the exception goes on
 
 
 def _close_all(kept: set[Connection], lock: threading.Lock) -> None:

@@ -7,10 +7,10 @@ only when the acknowledged count is the current one, and a stock change racing t
 lands before (the counts differ, the listing stays pending) or after (it bumps the cleared row).
 Every accepted ack appends an `api_stock_sync_record` row holding everything the client sent.
 
-The statements run on the connection's DB-API cursor (`services.ackstore`), in whatever write
-transaction the caller holds: `db.engine.write_tx`, or the cheaper `fast_write` (the DB-API
-transaction of a connection the caller keeps, as the open API's handlers do). `info` is decoded by
-`services.ackinfo`.
+The statements run on a DB-API cursor kept with the connection (`services.ackstore`; on SQLite
+the UPDATE finds the row by the `rowid` the lock read), in whatever write transaction the caller
+holds: `db.engine.write_tx`, or the cheaper `fast_write` (the DB-API transaction of a connection
+the caller keeps, as the open API's handlers do). `info` is decoded by `services.ackinfo`.
 """
 
 from __future__ import annotations
@@ -36,10 +36,18 @@ from stocksync.domain.syncstate import (
 )
 from stocksync.services import clock
 from stocksync.services.ackinfo import SyncInfo, decode_info, info_json
-from stocksync.services.ackstore import STATE_COLUMNS, AckCursor, fast_write, scaled, state_of
+from stocksync.services.ackstore import (
+    STATE_COLUMNS,
+    AckCursor,
+    ack_cursor,
+    fast_write,
+    scaled,
+    state_of,
+)
 
 __all__ = [
     "SyncInfo",
+    "ack_cursor",
     "cancel_sync",
     "decode_info",
     "fast_write",
@@ -47,11 +55,13 @@ __all__ = [
     "sync_records",
     "sync_success",
 ]
-_FLAGS_AT = 2 + len(STATE_COLUMNS)
+_STATE_AT = 3  # the lock row: key, shop_id, rule_id, the state columns, the rule flags
+_FLAGS_AT = _STATE_AT + len(STATE_COLUMNS)
 
 
 class _Locked(NamedTuple):
     rec_id: int
+    key: int  # what `AckCursor.write` finds the row by
     shop_id: int
     rule_id: int
     state: SyncState
@@ -87,13 +97,13 @@ def sync_success(
     if decoded.syn_stock is None:
         raise InvalidArgument("argument type mismatch: info.syn_stock is required")
     missing_flag = None in (decoded.is_auto_listing, decoded.is_auto_delisting)
-    with AckCursor(conn) as cursor:
-        locked = _lock(cursor, tid, rec_id, shop_ids, flags=missing_flag)
-        auto_listing, auto_delisting = _auto_flags(locked, decoded)
-        count = decoded.stock_change_count
-        event = Success(decoded.syn_stock, count, auto_listing, auto_delisting)
-        ack = _Ack(app_key, "success", decoded.syn_stock, count, info)
-        _commit(cursor, tid, locked, event, _instant(now), ack)
+    cursor = ack_cursor(conn)
+    locked = _lock(cursor, tid, rec_id, shop_ids, flags=missing_flag)
+    auto_listing, auto_delisting = _auto_flags(locked, decoded)
+    count = decoded.stock_change_count
+    event = Success(decoded.syn_stock, count, auto_listing, auto_delisting)
+    ack = _Ack(app_key, "success", decoded.syn_stock, count, info)
+    _commit(cursor, tid, locked, event, _instant(now), ack)
 
 
 def sync_fail(
@@ -108,10 +118,10 @@ def sync_fail(
 ) -> None:
     """Record a failed publish: the listing stays pending and is held back with a growing delay."""
     decoded = decode_info(info)
-    with AckCursor(conn) as cursor:
-        locked = _lock(cursor, tid, rec_id, shop_ids)
-        ack = _Ack(app_key, "fail", decoded.syn_stock, decoded.stock_change_count, info)
-        _commit(cursor, tid, locked, Failure(), _instant(now), ack)
+    cursor = ack_cursor(conn)
+    locked = _lock(cursor, tid, rec_id, shop_ids)
+    ack = _Ack(app_key, "fail", decoded.syn_stock, decoded.stock_change_count, info)
+    _commit(cursor, tid, locked, Failure(), _instant(now), ack)
 
 
 def cancel_sync(
@@ -130,9 +140,9 @@ def cancel_sync(
     """
     info = {"stock_change_count": stock_change_count}
     ack = _Ack(app_key, "cancel", None, stock_change_count, info)
-    with AckCursor(conn) as cursor:
-        locked = _lock(cursor, tid, rec_id, shop_ids)
-        _commit(cursor, tid, locked, Cancel(stock_change_count), _instant(now), ack)
+    cursor = ack_cursor(conn)
+    locked = _lock(cursor, tid, rec_id, shop_ids)
+    _commit(cursor, tid, locked, Cancel(stock_change_count), _instant(now), ack)
 
 
 def sync_records(
@@ -156,11 +166,11 @@ def _lock(
 ) -> _Locked:
     """Lock the listing; with `flags`, read its rule's auto flags in passing."""
     row = cursor.lock(tid, rec_id, flags=flags)
-    if row is None or (shop_ids is not None and row[0] not in shop_ids):
+    if row is None or (shop_ids is not None and row[1] not in shop_ids):
         raise BusinessError(MSG_NOT_FOUND)
-    state = state_of(row[2:_FLAGS_AT])
-    rule_flags = _rule_flags(row[1], row[_FLAGS_AT:]) if flags else (False, False)
-    return _Locked(rec_id, row[0], row[1], state, rule_flags)
+    state = state_of(row[_STATE_AT:_FLAGS_AT])
+    rule_flags = _rule_flags(row[2], row[_FLAGS_AT:]) if flags else (False, False)
+    return _Locked(rec_id, row[0], row[1], row[2], state, rule_flags)
 
 
 def _rule_flags(rule_id: int, flags: Sequence[Any]) -> tuple[bool, bool]:
@@ -188,7 +198,7 @@ def _commit(
     """Write the listing's next state (guarded by the count read) and append the sync record."""
     transition = apply(locked.state, event, at)
     expected = locked.state.stock_change_count
-    if cursor.write(tid, locked.rec_id, expected, transition.state, at.unix) != 1:
+    if cursor.write(tid, locked.key, expected, transition.state, at.unix) != 1:
         # the row lock makes this unreachable; never write a lost update
         raise RuntimeError(f"listing {locked.rec_id} changed while locked")
     cursor.append(

@@ -7,6 +7,12 @@ on the connection's DB-API cursor, like the calcStock path (`records.RawReader`)
 converted per paramstyle, quantities as scaled ints (×10⁴), booleans as Python bools (0/1 on
 SQLite and MariaDB, `boolean` on PostgreSQL).
 
+On SQLite the lock read also returns the listing's `rowid`, and the UPDATE finds the row by it
+(one B-tree seek, not the primary-key index then the table): the write lock, taken before the
+read, keeps the row where it was. Elsewhere the UPDATE keys on (tenant_id, rec_id), the row
+locked `FOR UPDATE`. The cursor is kept with its DB-API connection (`ack_cursor`): making one
+costs more than an ack's Python work on the statements.
+
 `fast_write` runs the transaction on the DB-API connection itself, skipping SQLAlchemy's
 transaction bookkeeping as `Database.fast_read` does for reads: on SQLite it is `BEGIN IMMEDIATE`
 (the write lock up front, as `db.engine.write_tx`), elsewhere the driver's implicit transaction.
@@ -23,7 +29,7 @@ from sqlalchemy import Connection
 
 from stocksync.db.types import SCALE, from_scaled, to_scaled
 from stocksync.domain.syncstate import SyncState
-from stocksync.services.records import RawReader, placeholders
+from stocksync.services.records import placeholders
 
 #: The sync columns of a listing, in `SyncState`'s field order.
 STATE_COLUMNS: tuple[str, ...] = SyncState._fields
@@ -35,18 +41,20 @@ _FLAGS = "".join(
     for table, key in (("cfg_stock_sync_rule", "rule_id"), ("api_goods_spec_custom_rule", "rec_id"))
     for flag in ("is_auto_listing", "is_auto_delisting")
 )
+# `{key}` is the column the UPDATE finds the row by: `rowid` on SQLite, else `rec_id`.
 _LOCK = (
-    f"SELECT l.shop_id, l.rule_id, {', '.join(f'l.{c}' for c in STATE_COLUMNS)}{{flags}} "
-    "FROM api_goods_spec l WHERE l.tenant_id = ? AND l.rec_id = ?{for_update}"
+    f"SELECT l.{{key}}, l.shop_id, l.rule_id, {', '.join(f'l.{c}' for c in STATE_COLUMNS)}"
+    "{flags} FROM api_goods_spec l WHERE l.tenant_id = ? AND l.rec_id = ?{for_update}"
 )
 _WRITE = (
     f"UPDATE api_goods_spec SET {', '.join(f'{c} = ?' for c in STATE_COLUMNS)}, modified = ? "
-    "WHERE tenant_id = ? AND rec_id = ? AND stock_change_count = ?"
+    "WHERE {where} AND stock_change_count = ?"
 )
 _APPEND = (
     "INSERT INTO api_stock_sync_record (tenant_id, listing_id, shop_id, created, app_key, kind, "
     "syn_stock, stock_change_count, applied, info, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_KEPT = "stocksync.ack_cursor"  # the key of the kept `AckCursor` in the connection's `info`
 
 
 class _Statements(NamedTuple):
@@ -59,39 +67,50 @@ class _Statements(NamedTuple):
 @lru_cache(maxsize=8)
 def _statements(dialect: str, paramstyle: str) -> _Statements:
     """The SQL of one backend (SQLite has no `FOR UPDATE`: its write transaction is exclusive)."""
-    for_update = "" if dialect == "sqlite" else " FOR UPDATE"
+    sqlite = dialect == "sqlite"
+    lock = {"key": "rowid" if sqlite else "rec_id", "for_update": "" if sqlite else " FOR UPDATE"}
+    where = "rowid = ?" if sqlite else "tenant_id = ? AND rec_id = ?"
     return _Statements(
-        placeholders(_LOCK.format(flags="", for_update=for_update), paramstyle),
-        placeholders(_LOCK.format(flags=_FLAGS, for_update=for_update), paramstyle),
-        placeholders(_WRITE, paramstyle),
+        placeholders(_LOCK.format(flags="", **lock), paramstyle),
+        placeholders(_LOCK.format(flags=_FLAGS, **lock), paramstyle),
+        placeholders(_WRITE.format(where=where), paramstyle),
         placeholders(_APPEND, paramstyle),
     )
 
 
-class AckCursor(RawReader):
-    """The ack statements on one DB-API cursor, in the connection's current transaction (a
-    `RawReader`, whose cursor and closing it shares)."""
+class AckCursor:
+    """The ack statements on one DB-API cursor, kept with its DB-API connection (`ack_cursor`)
+    and run in the connection's current transaction."""
 
-    __slots__ = ("_sql",)
+    __slots__ = ("dbapi", "_cursor", "_sql", "sqlite")
 
     def __init__(self, conn: Connection) -> None:
-        super().__init__(conn)
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None, "the connection is closed"
+        self.dbapi: Any = dbapi
+        self._cursor = dbapi.cursor()
         self._sql = _statements(conn.dialect.name, conn.dialect.paramstyle)
+        self.sqlite = conn.dialect.name == "sqlite"
 
     def lock(self, tid: int, rec_id: int, *, flags: bool) -> Sequence[Any] | None:
-        """Lock and read the listing: shop_id, rule_id, the `STATE_COLUMNS` undecoded and, with
-        `flags`, the auto listing/delisting flags of its rule then of its custom rule."""
+        """Lock and read the listing: its key (for `write`), shop_id, rule_id, the
+        `STATE_COLUMNS` undecoded and, with `flags`, the auto listing/delisting flags of its
+        rule then of its custom rule."""
         self._cursor.execute(self._sql.lock_with_flags if flags else self._sql.lock, (tid, rec_id))
         row: Sequence[Any] | None = self._cursor.fetchone()
         return row
 
-    def write(self, tid: int, rec_id: int, expected_count: int, new: SyncState, at: int) -> int:
-        """Write `new` (and `modified` = `at`) if the change count is still `expected_count`;
-        returns the number of rows written."""
+    def write(self, tid: int, key: int, expected_count: int, new: SyncState, at: int) -> int:
+        """Write `new` (and `modified` = `at`) to the row `lock` read with `key` if its change
+        count is still `expected_count`; returns the number of rows written."""
+        where = (key, expected_count) if self.sqlite else (tid, key, expected_count)
+        stock = to_scaled(new.stock_num)
+        # A success pushes one number into both columns (the same Decimal): scaled once.
+        last = stock if new.last_syn_num is new.stock_num else to_scaled(new.last_syn_num)
         params = (
             new.stock_change_count, new.is_stock_changed, new.disable_syn_until, new.mask,
-            new.fail_count, new.status, to_scaled(new.stock_num), to_scaled(new.last_syn_num),
-            new.last_syn_time, new.list_time, new.delist_time, at, tid, rec_id, expected_count,
+            new.fail_count, new.status, stock, last, new.last_syn_time, new.list_time,
+            new.delist_time, at, *where,
         )  # fmt: skip
         self._cursor.execute(self._sql.write, params)
         return int(self._cursor.rowcount)
@@ -99,6 +118,32 @@ class AckCursor(RawReader):
     def append(self, record: Sequence[Any]) -> None:
         """Insert one sync record: the values of `_APPEND`'s columns, syn_stock already scaled."""
         self._cursor.execute(self._sql.append, record)
+
+    def begin_immediate(self) -> None:
+        """SQLite's `BEGIN IMMEDIATE` through this cursor, whose statements stay prepared."""
+        self._cursor.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        """Commit the DB-API transaction (on SQLite with a prepared `COMMIT`, as pysqlite's
+        `commit()` prepares its statement anew on every call)."""
+        if self.sqlite:
+            if self.dbapi.in_transaction:
+                self._cursor.execute("COMMIT")
+        else:
+            self.dbapi.commit()
+
+
+def ack_cursor(conn: Connection) -> AckCursor:
+    """The `AckCursor` kept with `conn`'s DB-API connection, made on first use.
+
+    Kept in the pool record's `info` (which SQLAlchemy clears when it closes or invalidates the
+    DB-API connection); the identity check guards against a cursor of another connection.
+    """
+    info = conn.info
+    kept: AckCursor | None = info.get(_KEPT)
+    if kept is None or kept.dbapi is not conn.connection.dbapi_connection:
+        kept = info[_KEPT] = AckCursor(conn)
+    return kept
 
 
 def state_of(columns: Sequence[Any]) -> SyncState:
@@ -124,13 +169,12 @@ def fast_write(conn: Connection) -> Iterator[Connection]:
     inside would begin a second transaction. On SQLite the write lock is taken up front, so a
     busy database is waited for (busy_timeout) as `db.engine.write_tx` does.
     """
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None, "the connection is closed"
-    if conn.dialect.name == "sqlite":  # pysqlite is left in autocommit mode (see `db.engine`)
-        dbapi.execute("BEGIN IMMEDIATE")
+    cursor = ack_cursor(conn)
+    if cursor.sqlite:  # pysqlite is left in autocommit mode (see `db.engine`)
+        cursor.begin_immediate()
     try:
         yield conn
     except BaseException:
-        dbapi.rollback()
+        cursor.dbapi.rollback()
         raise
-    dbapi.commit()
+    cursor.commit()
