@@ -250,3 +250,15 @@ def test_every_int32_survives_as_number_and_as_string(value: int) -> None:
 def test_every_4_place_decimal_survives_as_json_number_and_as_string(value: Decimal) -> None:
     assert parse_body(f"[{value}]".encode())[0] == value
     assert to_decimal(format(value, "f")) == value
+
+
+def test_a_param_of_an_unknown_kind_is_refused_when_the_method_is_registered() -> None:
+    with pytest.raises(ValueError, match="no such kind of param: float"):
+        ArgSpec([Param("x", "float")])  # type: ignore[arg-type]
+
+
+def test_a_null_argument_takes_the_default_only_where_the_param_is_optional() -> None:
+    spec = ArgSpec([Param("id", "int"), Param("force", "bool", required=False, default=False)])
+    assert spec.decode(["7", None]) == [7, False]
+    with pytest.raises(ArgumentTypeMismatch):
+        spec.decode([None, True])

@@ -180,3 +180,20 @@ def test_a_chunked_body_that_did_not_end_cleanly_answers_bad_arguments_and_runs_
     assert json.loads(payload) == {"status": 1, "message": "参数错误"}
     assert any(name == "x-request-id" for name, _ in headers)
     assert harness.recorder.calls == []
+
+
+def test_the_query_text_reaches_the_app_as_granian_gives_it_without_a_bytes_round_trip(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[object] = []
+    answer = harness.app.answer
+
+    def spy(query: str | bytes, body: bytes, request_id: str) -> bytes:
+        seen.append(query)
+        return answer(query, body, request_id)
+
+    monkeypatch.setattr(harness.app, "answer", spy)
+    query = signed_query(CALC, b"[2447,true]")
+    protocol = _rsgi(harness, f"/openapi?{query}", b"[2447,true]", _with_length(b"[2447,true]"))
+    assert seen == [query]
+    assert protocol.answer is not None and protocol.answer[2].startswith(b'{"status":0,')

@@ -120,7 +120,11 @@ class OpenApiApp:
         await send({"type": "http.response.body", "body": payload})
 
     def reply(
-        self, error: ProtocolError | None, query: bytes, body: bytes | None, request_id: str
+        self,
+        error: ProtocolError | None,
+        query: str | bytes,
+        body: bytes | None,
+        request_id: str,
     ) -> tuple[int, bytes]:
         """The HTTP status and envelope of a request the transport has judged: `error` is its
         `refusal` (or None), `body` None means refused or past the limit (`read_body`)."""
@@ -129,8 +133,10 @@ class OpenApiApp:
             return error.http_status, envelope.failure(error)
         return 200, self.answer(query, body, request_id)
 
-    def answer(self, query: bytes, body: bytes, request_id: str) -> bytes:
-        """The envelope for one call; never raises (unexpected errors become status 99)."""
+    def answer(self, query: str | bytes, body: bytes, request_id: str) -> bytes:
+        """The envelope for one call; never raises (unexpected errors become status 99).
+
+        `query` is the raw query string, or the same text decoded (`signature.parse_query`)."""
         try:
             method, context, args = self._admit(query, body, request_id)
             return envelope.success(method.handler(context, args), calc_total=context.calc_total)
@@ -141,7 +147,7 @@ class OpenApiApp:
             return envelope.failure(error)
 
     def _admit(
-        self, query: bytes, body: bytes, request_id: str
+        self, query: str | bytes, body: bytes, request_id: str
     ) -> tuple[Method, CallContext, list[Any]]:
         params = parse_query(query)
         if not params.keys() >= REQUIRED:
@@ -156,7 +162,7 @@ class OpenApiApp:
         method = self.registry.get(params["method"])
         if method is None:
             raise MethodNotFound(params["method"])
-        args = method.decode(parse_body(body))
+        args = method.spec.decode(parse_body(body))
         page_size, page_no, calc_total = _paging(params)
         context = CallContext(
             credential, method.name, page_size, page_no, calc_total, now, request_id

@@ -13,6 +13,8 @@ byte for byte. What differs is how granian hands over a request:
   nothing and is answered status 1 `参数错误` (HTTP 200): a client still there gets a clear
   answer, never granian's empty 500 for an app that did not answer. The vendor SDKs never send
   trailers.
+- The query string goes to the app as the text granian gives (`OpenApiApp.answer` takes text
+  or bytes): no encoding to bytes for `parse_query` to decode again.
 - granian adds its own `server` and `date` headers; they cannot be turned off.
 """
 
@@ -46,24 +48,22 @@ class RsgiEntry:
         request_id = api.next_request_id()
         length = scope.headers.get("content-length")
         error = refusal(scope.path, scope.method, content_length(length), api.max_body)
+        if error is None and length is not None:  # every SDK call: one hand-over, one answer
+            try:
+                whole = await protocol()
+            except RSGIProtocolClosed:
+                return
+            payload = api.answer(scope.query_string, whole, request_id)
+            protocol.response_bytes(200, answer_headers(200, payload, request_id), payload)
+            return
         try:
-            body = None if error else await _body(protocol, length is not None, api.max_body)
+            body = None if error else await read_body(_Chunks(protocol).chunk, api.max_body)
         except ClientGone:
             return
         except _BrokenChunks:
             error, body = BadArguments(), None
-        status, payload = api.reply(error, scope.query_string.encode(), body, request_id)
+        status, payload = api.reply(error, scope.query_string, body, request_id)
         protocol.response_bytes(status, answer_headers(status, payload, request_id), payload)
-
-
-async def _body(protocol: HTTPProtocol, declared: bool, limit: int) -> bytes | None:
-    """The request body (None past `limit`); `declared` when it came with a Content-Length."""
-    if declared:
-        try:
-            return await protocol()
-        except RSGIProtocolClosed:
-            raise ClientGone() from None
-    return await read_body(_Chunks(protocol).chunk, limit)
 
 
 class _Chunks:
