@@ -171,12 +171,13 @@ class RuleEntry:
     rule columns. `plan` is free for a caller to keep what it derives from `applied` alone
     (calcStock keeps its stock query and scaled parameters there)."""
 
-    __slots__ = ("applied", "fields", "tail", "plan")
+    __slots__ = ("applied", "fields", "closing", "plan")
 
     def __init__(self, applied: AppliedRule) -> None:
         self.applied = applied
         self.fields = rule_fields(applied)  # shared by every record: do not change
-        self.tail = jsoncodec.dumps(self.fields)[1:-1]  # the fields' JSON members
+        # The end of a record's JSON after its listing's members: "," and the fields' members.
+        self.closing = b"," + jsoncodec.dumps(self.fields)[1:]
         self.plan: Any = None
 
 
@@ -275,11 +276,26 @@ def listing_record(
 
 def listing_record_json(raw: Sequence[Any], entry: RuleEntry, syn_stock: int) -> bytes:
     """`jsoncodec.dumps(listing_record(raw, entry.fields, syn_stock))`, with the rule's part
-    encoded once per rule (`entry.tail`) instead of once per record."""
-    stock_num = jsoncodec.encoded(str(from_scaled(raw[12])))
-    last_syn_num = jsoncodec.encoded(str(from_scaled(raw[13])))
-    head = jsoncodec.dumps(_listing_part(raw, syn_stock, stock_num, last_syn_num))
-    return head[:-1] + b"," + entry.tail + b"}"
+    encoded once per rule (`entry.closing`) instead of once per record."""
+    part = _listing_part(raw, syn_stock, _quantity_json(raw[12]), _quantity_json(raw[13]))
+    return jsoncodec.dumps(part)[:-1] + entry.closing
+
+
+def _quantity_json(scaled: int) -> Any:
+    """A scaled quantity as `jsoncodec.dumps` writes its Decimal (`1.0000`), kept per value
+    (a pure function of it, so never stale): the two Decimals and their text were a quarter
+    of the record's instructions."""
+    found = _QUANTITY_JSON.get(scaled)
+    if found is None:
+        if len(_QUANTITY_JSON) >= _QUANTITY_JSON_MAX:
+            _QUANTITY_JSON.clear()
+        found = _QUANTITY_JSON[scaled] = jsoncodec.encoded(str(from_scaled(scaled)))
+    return found
+
+
+#: `_quantity_json` by scaled value; emptied past `_QUANTITY_JSON_MAX` entries.
+_QUANTITY_JSON: dict[int, Any] = {}
+_QUANTITY_JSON_MAX = 4096
 
 
 def _listing_part(
