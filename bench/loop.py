@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--listings", type=int, default=1_000_000)
     parser.add_argument("--pending", type=int, default=100_000)
     parser.add_argument("--specs", type=int, default=10_000, help="specs in the stocktake")
-    parser.add_argument("--clients", default="2,4", help="client processes, e.g. 2,4,6")
+    parser.add_argument("--clients", default="2,4,8", help="client processes, e.g. 2,4,6")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each loop run")
     parser.add_argument("--page", type=int, default=500, help="wait-list page of the loop")
     parser.add_argument("--pages", type=int, default=5, help="wait-list pages timed")
