@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
@@ -15,6 +14,7 @@ from openapi_harness import KEY, NOW, SALT, SECRET, SID, Harness
 
 from stocksync.client import ApiError, Client, HttpTransport, _query
 from stocksync.openapi.signature import sign, to_wdt
+from support.http_stub import serving
 
 CALC = "sales.StockSync.calcStock"
 
@@ -159,13 +159,8 @@ class _Answering(BaseHTTPRequestHandler):
 @pytest.fixture
 def http_server() -> Iterator[str]:
     _Answering.connections = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answering)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(_Answering) as url:
+        yield url
 
 
 def test_the_http_transport_keeps_one_connection_alive(http_server: str) -> None:

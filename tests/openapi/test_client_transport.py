@@ -5,11 +5,10 @@ from __future__ import annotations
 import http.client
 import io
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stocksync.client import Client, HttpTransport, _read_answer, _request_parts
+from support.http_stub import serving
 
 
 class Recording:
@@ -192,13 +192,8 @@ class _Serving(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     _Serving.connections = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Serving)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
+    with serving(_Serving) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
