@@ -28,7 +28,6 @@ import argparse
 import cProfile
 import os
 import pstats
-import sqlite3
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from sqlalchemy import Connection, Engine
 from bench.loop import prepare_pending, syncable
 from bench.loop_clients import SUCCESS, info_of
 from bench.openapi import CREDENTIALS
-from bench.openapi_data import SID, bench_database, default_directory
+from bench.openapi_data import SID, tenant_copy
 from bench.openapi_wrk import signed_query
 from stocksync import jsoncodec
 from stocksync.bootstrap import ServerApp, Settings, create_app
@@ -94,13 +93,7 @@ class _Rollback(Exception):
 
 def _copy(listings: int) -> Path:
     """A copy of the cached synthetic tenant of this benchmark's own (not bench.loop's)."""
-    directory = default_directory()
-    source, target = bench_database(listings, directory), directory / f"acks-{listings}.db"
-    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
-        leftover.unlink(missing_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
+    return tenant_copy(listings, None, "acks")
 
 
 def _page_us(engine: Engine, tid: int) -> tuple[float, list[int]]:

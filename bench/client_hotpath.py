@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -28,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.loop_clients import CALC, SUCCESS, WAIT, info_of
-from bench.openapi_data import KEY, SALT, SECRET, SID, bench_database, default_directory
+from bench.openapi_data import KEY, SALT, SECRET, SID, tenant_copy
 from bench.openapi_server import BenchServer
 from stocksync import jsoncodec
 from stocksync.client import ApiError, Client, _query
@@ -108,13 +107,7 @@ def run_pairs(client: Client, ids: list[int]) -> tuple[list[int], list[int]]:
 
 def private_copy(listings: int, directory: Path) -> Path:
     """A copy of the cached tenant that the server may write to (the cache is only read)."""
-    source = default_directory() / f"openapi-{listings}.db"
-    if not source.exists():
-        source = bench_database(listings)
-    target = directory / "client-hotpath.db"
-    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
+    return tenant_copy(listings, None, "client-hotpath", into=directory)
 
 
 def measure(url: str, rounds: int, pairs: int) -> dict[str, dict[str, list[float]]]:

@@ -15,7 +15,6 @@ import argparse
 import cProfile
 import pstats
 import random
-import sqlite3
 import statistics
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import Engine, false, func, select, true
 
 from bench.loop_clients import CALC, SUCCESS, WAIT, ClientRun, info_of, run_client
-from bench.openapi_data import KEY, SALT, SECRET, SID, bench_database, default_directory
+from bench.openapi_data import KEY, SALT, SECRET, SID, default_directory, tenant_copy
 from bench.openapi_server import BenchServer, cpu_seconds, python_thread_seconds
 from stocksync.bootstrap import Settings, create_app
 from stocksync.client import Client
@@ -52,13 +51,7 @@ _l = listing.c
 
 def private_copy(listings: int, directory: Path, fresh: bool) -> Path:
     """A copy of the cached synthetic tenant that this benchmark may change at will."""
-    source = bench_database(listings, directory, fresh=fresh)
-    target = directory / f"loop-{listings}.db"
-    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
-        leftover.unlink(missing_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return target
+    return tenant_copy(listings, directory, "loop", fresh=fresh)
 
 
 def syncable(engine: Engine, tid: int) -> list[int]:

@@ -7,6 +7,7 @@ default under `$XDG_CACHE_HOME/stocksync-bench/`) and reused while it holds the 
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
 import time
 from pathlib import Path
@@ -68,3 +69,27 @@ def bench_database(listings: int, directory: Path | None = None, *, fresh: bool 
         engine.dispose()
     print(f"  built {path} in {time.perf_counter() - started:.0f} s", flush=True)
     return path
+
+
+def tenant_copy(
+    listings: int,
+    directory: Path | None,
+    name: str,
+    *,
+    fresh: bool = False,
+    into: Path | None = None,
+) -> Path:
+    """`<name>-<listings>.db` in `into` (default: `directory`): a fresh copy of the cached tenant
+    of `directory` (default: the cache; `bench_database`, only read) that a benchmark may change
+    at will, migrated to the current schema as `stocksync` would migrate it."""
+    directory = directory or default_directory()
+    source = bench_database(listings, directory, fresh=fresh)
+    target = (into or directory) / f"{name}-{listings}.db"
+    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        leftover.unlink(missing_ok=True)
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    engine = make_engine(f"sqlite:///{target}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return target

@@ -20,7 +20,6 @@ Not a test: it prints figures (the target, issue 4: the page ≤ 50 ms commit in
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -32,8 +31,7 @@ from unittest import mock
 from sqlalchemy import Engine, event
 
 from bench.loop import _release, prepare_pending, syncable
-from bench.openapi_data import SID, bench_database, default_directory
-from stocksync.db import migrate
+from bench.openapi_data import SID, default_directory, tenant_copy
 from stocksync.db.engine import make_engine, read_tx, write_tx
 from stocksync.db.tenants import tenant_id
 from stocksync.services import waitlist
@@ -44,16 +42,7 @@ Timing = dict[str, tuple[float, float]]  # part -> (wall ms, CPU ms)
 
 def private_copy(listings: int, directory: Path, fresh: bool) -> Path:
     """A migrated copy of the cached synthetic tenant that this benchmark may change."""
-    source = bench_database(listings, directory, fresh=fresh)
-    target = directory / f"waitlist-{listings}.db"
-    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
-        leftover.unlink(missing_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    engine = make_engine(f"sqlite:///{target}")
-    migrate.upgrade(engine)  # what a user has once `stocksync` has migrated the file
-    engine.dispose()
-    return target
+    return tenant_copy(listings, directory, "waitlist", fresh=fresh)
 
 
 def _clock() -> tuple[float, float]:

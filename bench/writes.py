@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
-import sqlite3
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from bench.openapi_data import SID, bench_database, default_directory
+from bench.openapi_data import SID, default_directory, tenant_copy
 from bench.openapi_server import cpu_seconds
 from bench.synth import write_tenant
 from stocksync.db import migrate
@@ -158,13 +157,7 @@ def run_steps(engine: Engine, specs: int, name: str) -> dict[str, Took]:
 
 def _sqlite(listings: int, directory: Path, fresh: bool) -> Engine:
     """A private copy of the open-API benchmark's cached SQLite tenant."""
-    source = bench_database(listings, directory, fresh=fresh)
-    target = directory / f"writes-{listings}.db"
-    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
-        leftover.unlink(missing_ok=True)
-    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
-        src.backup(dst)
-    return make_engine(f"sqlite:///{target}")
+    return make_engine(f"sqlite:///{tenant_copy(listings, directory, 'writes', fresh=fresh)}")
 
 
 def _admin(url: str, sql: str) -> None:
