@@ -14,7 +14,8 @@ transport gets a read-only headers mapping.
 The sync loop's clients spend as much CPU per call as the server, so `call` is lean, each
 shortcut giving what the general code gives (tests/openapi/test_client_*.py prove it):
 
-- the sign and the query string join their constant parts once per client;
+- the query string joins its constant part once per client (the sign is `signature.sign`,
+  whose usual seven parameters need no sorting);
 - answers are read by the stdlib's C JSON scanner with Decimal numbers, falling back to
   `loads_exact` for anything it does not read whole at once (errors included);
 - `HttpTransport` keeps one `http.client` connection alive (timeouts per socket operation),
@@ -28,21 +29,17 @@ shortcut giving what the general code gives (tests/openapi/test_client_*.py prov
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import io
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from decimal import Decimal
-from json.scanner import make_scanner
 from types import MappingProxyType
 from typing import Any, Protocol
 from urllib.parse import quote_plus, urlsplit
 
 from stocksync import jsoncodec
-from stocksync.openapi.arguments import loads_exact
+from stocksync.openapi.arguments import EXACT_SCAN, loads_exact
 from stocksync.openapi.signature import sign, split_appsecret, to_wdt
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -85,9 +82,6 @@ class Client:
         self.path = path if path.endswith("/openapi") else f"{path}/openapi"
         self.transport: Transport = transport or HttpTransport(url, timeout)
         self.clock = clock
-        # The signed text without the body, method and timestamp (keys sorted: "body" first).
-        self._sign_key, self._sign_tail = f"key{key}method", f"v1.0{self._secret}"
-        self._sign_rest = f"salt{self._salt}sid{sid}timestamp"
         self._target_head = f"{self.path}?{_query({'sid': sid, 'key': key, 'salt': self._salt})}"
 
     def call(self, method: str, *args: Any) -> Any:
@@ -100,11 +94,10 @@ class Client:
         return _unwrap(*self.transport("POST", target, _JSON_HEADERS, body))
 
     def _sign(self, method: str, timestamp: str, body: bytes) -> str:
-        """`sign(params, body, secret)` for `call`'s params (sid, key, salt, method, v 1.0,
-        timestamp), from the constant text joined once. Encoded per call, so that text a
-        secret cannot encode fails at the call, as `sign` does."""
-        signed = f"{self._sign_key}{method}{self._sign_rest}{timestamp}{self._sign_tail}"
-        return hashlib.md5(f"{self._secret}body".encode() + body + signed.encode()).hexdigest()
+        """`sign` over `call`'s params: sid, key, salt, method, v 1.0, timestamp."""
+        params = {"sid": self.sid, "key": self.key, "salt": self._salt, "method": method}
+        params |= {"v": "1.0", "timestamp": timestamp}
+        return sign(params, body, self._secret)
 
     def page_call(
         self, method: str, page_size: int, page_no: int, *args: Any, calc_total: bool = False
@@ -154,13 +147,6 @@ def _unwrap(http_status: int, payload: bytes) -> Any:
     return answer.get("data")
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"not JSON: {name}")
-
-
-# What `json.loads(text, parse_float=Decimal, parse_constant=…)` builds per call, built once.
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
-_SCAN = make_scanner(_DECODER)  # type: ignore[arg-type]  # (typeshed: a scanner's own type)
 #: orjson refuses documents nested deeper; one that deep has more brackets, and twice the bytes.
 _ORJSON_DEPTH = 1024
 
@@ -179,7 +165,7 @@ def _loads(payload: bytes) -> Any:
     ):
         try:
             text = payload.decode()
-            value, end = _SCAN(text, 0)
+            value, end = EXACT_SCAN(text, 0)
         except (StopIteration, ValueError, RecursionError):
             pass
         else:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from json.scanner import make_scanner
 from typing import Any, Literal
 
 import orjson
@@ -72,7 +73,7 @@ def loads_exact(data: bytes) -> Any:
     text = data.decode()
     if _SURROGATE_ESCAPE.search(data):
         orjson.loads(data)  # refuses a lone surrogate, which the stdlib would let through
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    return EXACT_DECODER.decode(text)
 
 
 def _inexact_hint(data: bytes) -> bool:
@@ -87,6 +88,12 @@ def _inexact_hint(data: bytes) -> bool:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
+
+
+#: `json.loads(text, parse_float=Decimal, parse_constant=…)`'s decoder, built once instead of
+#: per call; `EXACT_SCAN(text, 0)` is its C scanner (value, end), for callers that check the end.
+EXACT_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+EXACT_SCAN = make_scanner(EXACT_DECODER)  # type: ignore[arg-type]  # (typeshed: its own type)
 
 
 class ArgSpec:
