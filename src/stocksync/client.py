@@ -319,13 +319,13 @@ def _read_answer(sock: Any, method: str) -> tuple[int, bytes, bool]:
     if plain is None:
         return _read_by_http_client(data, sock, method)
     status, length, will_close = plain
-    body = data[end + 4 : end + 4 + length]
+    body = bytearray(data[end + 4 : end + 4 + length])  # grown in place: a batch is megabytes
     while len(body) < length:
         more = sock.recv(_RECV)
         if not more:
-            raise http.client.IncompleteRead(body, length - len(body))
+            raise http.client.IncompleteRead(bytes(body), length - len(body))
         body += more
-    return status, body[:length], will_close  # bytes past the body are dropped, as there
+    return status, bytes(body[:length]), will_close  # bytes past the body dropped, as there
 
 
 def _plain_head(head: bytes, method: str) -> tuple[int, int, bool] | None:
