@@ -22,7 +22,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.openapi_data import KEY, SALT, SECRET, SID, bench_database
-from bench.openapi_server import BenchServer, RssSampler, cpu_seconds, python_thread_seconds
+from bench.openapi_server import (
+    BenchServer,
+    RssSampler,
+    cpu_seconds,
+    python_thread_seconds,
+    python_thread_switches,
+)
 from bench.openapi_wrk import Credentials, WrkFigures, require_wrk, run_wrk, signed_query
 from bench.openapi_wrk import write_requests as write_calc_requests
 from stocksync.bootstrap import Settings, create_app
@@ -111,23 +117,26 @@ def load_run(
         write_calc_requests(requests, CREDENTIALS, ids, args.requests)
         pids = server.worker_pids()
         cpu_before, python_before = cpu_seconds(pids), python_thread_seconds(pids)
+        switches_before = python_thread_switches(pids)
         with RssSampler(server) as rss:
             wrk = run_wrk(server.url, requests, seconds=args.duration, connections=args.connections)
         done = max(wrk.requests, 1)
         cpu_us = (cpu_seconds(pids) - cpu_before) / done * 1e6
         python_us = (python_thread_seconds(pids) - python_before) / done * 1e6
+        switches = (python_thread_switches(pids) - switches_before) / done
         _print_wrk(workers, wrk)
         print(f"    server CPU per request: {cpu_us:.0f} µs (all serving processes), so at most "
               f"{1e6 / max(cpu_us, 1):,.0f} req/s per core given wholly to the server; "
               f"{python_us:.0f} µs of it on the Python threads, so one worker serves at most "
-              f"{1e6 / max(python_us, 1):,.0f} req/s")  # fmt: skip
+              f"{1e6 / max(python_us, 1):,.0f} req/s; {switches:.2f} context switches of "
+              f"the Python threads per request")  # fmt: skip
         serving = [rss.peaks.get(pid, 0.0) for pid in server.worker_pids()]
         shown = ", ".join(f"{mib:.0f}" for mib in serving)
         print(f"    RSS under load: serving process(es) {shown} MiB, "
               f"all server processes {rss.total_peak:.0f} MiB", flush=True)  # fmt: skip
         figures.update(rate=wrk.requests_per_second, p99=wrk.p99_ms, bad=wrk.bad_answers)
         figures.update(rss=max(serving), rss_total=rss.total_peak, cpu_us=cpu_us)
-        figures["python_us"] = python_us
+        figures.update(python_us=python_us, switches=switches)
         if workers == 1:
             http_ms = batch_http_ms(server.url, ids[:BATCH_SIZE], args.repeats)
             figures["batch_http"] = statistics.median(http_ms)

@@ -70,6 +70,21 @@ def python_thread_seconds(pids: list[int]) -> float:
     return total / ticks
 
 
+def python_thread_switches(pids: list[int]) -> int:
+    """Context switches (voluntary and not) of the processes' main threads so far: in a granian
+    worker the event loop's thread, which blocks when it waits for the GIL another thread holds
+    (granian's Rust thread handing over a request) or for I/O."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def rss_mib(pid: int) -> float:
     """Resident memory of a process in MiB (`VmRSS`), 0 when it is gone."""
     try:
