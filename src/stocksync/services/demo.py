@@ -5,7 +5,9 @@
 warehouse 6 to 0 through the stock service. That second step reproduces the vendor's calcStock
 example exactly: listing 2447 is created pending with `stock_change_count` 1, and creating its
 spec's stock row bumps it to 2, as the documented answer shows. Running it again changes
-nothing (the import is idempotent and the stock write is a no-op).
+nothing (the import is idempotent and the stock write is a no-op); in particular a demo that has
+been synced keeps its listings' sync state (a snapshot does not carry it), so the documented
+answer shows again only on a new database.
 """
 
 from __future__ import annotations
