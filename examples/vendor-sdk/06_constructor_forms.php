@@ -21,7 +21,7 @@ $forms = [
     // label => [constructor arguments, expected to work]
     "base URL ('$base')" => [[$base, $sid, $key, $secret], true],
     "base URL with a trailing slash ('$base/')" => [["$base/", $sid, $key, $secret], true],
-    "URL ending in /openapi, as the README writes it ('$base/openapi')" => [["$base/openapi", $sid, $key, $secret], true],
+    "URL ending in /openapi, which the SDK doubles ('$base/openapi')" => [["$base/openapi", $sid, $key, $secret], true],
     "URL last, as some third-party demos write it (sid, appkey, appsecret, url)" => [[$sid, $key, $secret, $base], false],
 ];
 foreach ($forms as $label => [$args, $works]) {
