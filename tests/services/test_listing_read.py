@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, update
@@ -70,7 +71,7 @@ def test_the_packed_read_is_the_plain_read(
             add_custom_rule(conn, tid, rec_id, warehouse_list="7", percent=Decimal("12.5"))
         settle(conn, tid)
     with read_tx(sqlite_engine) as conn, RawReader(conn) as reader:
-        assert reader.sqlite
+        assert reader.packed
         found = read_listing(reader, tid, rec_id)
         assert found is not None
         raw, entry = found
@@ -107,3 +108,23 @@ def test_text_that_is_not_utf8_fails_as_the_plain_read_does(sqlite_engine: Engin
             assert type(packed_error) is expected
         else:
             raise AssertionError("the packed read accepted text that is not UTF-8")
+
+
+def test_without_json_functions_the_plain_read_serves(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite library without the JSON functions (older than 3.38, or built without them)
+    reads the listing in 35 columns: the same row."""
+    with write_tx(sqlite_engine) as conn:
+        tid = ensure_tenant(conn, "no-json")
+        add_shop(conn, tid, 1)
+        add_rule(conn, tid, 1, warehouse_list="1", stock_flag=5)
+        add_listing(conn, tid, 9, 1, "c", reserve_s='a"\\b')
+        settle(conn, tid)
+    with read_tx(sqlite_engine) as conn, RawReader(conn) as reader:
+        packed = read_listing(reader, tid, 9)
+    monkeypatch.setattr(records, "SQLITE_PACKED", False)
+    with read_tx(sqlite_engine) as conn, RawReader(conn) as reader:
+        assert not reader.packed
+        assert read_listing(reader, tid, 9) == packed
+    assert packed is not None and packed[0][19] == 'a"\\b'

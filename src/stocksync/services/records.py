@@ -14,7 +14,9 @@ keyed by the very columns they are made from, so they can never be stale.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -170,6 +172,22 @@ _LISTING_SQL = (
 _LISTING_PACKED_SQL = _LISTING_SQL.replace("SELECT ", "SELECT json_array(", 1).replace(
     " FROM api_goods_spec l ", ") FROM api_goods_spec l ", 1
 )
+
+
+def _sqlite_has_json() -> bool:
+    """Whether this process's SQLite library has the JSON functions (built in since 3.38;
+    an older build may lack them, and then the plain read serves)."""
+    try:
+        with closing(sqlite3.connect(":memory:")) as probe:
+            probe.execute("SELECT json_array(1)").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+#: Whether `read_listing` reads a SQLite listing packed (`_LISTING_PACKED_SQL`).
+SQLITE_PACKED = _sqlite_has_json()
+
 _RULE_AT = 24
 _RULE_NO, _CUSTOM_ID, _PARAMS_AT = 1, 2, 3  # in the key, after l.rule_id
 
@@ -218,7 +236,7 @@ class RawReader:
     Like `raw_rows`, for a path that runs several statements: one cursor serves them all.
     """
 
-    __slots__ = ("_cursor", "_paramstyle", "sqlite")
+    __slots__ = ("_cursor", "_paramstyle", "packed")
 
     def __init__(self, conn: Connection) -> None:
         dbapi = conn.connection.dbapi_connection
@@ -226,7 +244,7 @@ class RawReader:
         self._cursor = dbapi.cursor()
         paramstyle = conn.dialect.paramstyle
         self._paramstyle = None if paramstyle == "qmark" else paramstyle
-        self.sqlite = conn.dialect.name == "sqlite"
+        self.packed = SQLITE_PACKED and conn.dialect.name == "sqlite"
 
     def rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """Every row of `sql` (`?` placeholders) as the driver returns it."""
@@ -364,7 +382,7 @@ def read_listing(
     live-resolved `rule_id` column (`RULE_DISABLE_SYN` is that rule's flag, even when a custom
     rule applies).
     """
-    if reader.sqlite:
+    if reader.packed:
         found = reader.rows(_LISTING_PACKED_SQL, (tid, rec_id))
         if not found:
             return None
