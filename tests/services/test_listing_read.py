@@ -10,11 +10,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from builders import add_custom_rule, add_listing, add_rule, add_shop, settle
 from stocksync.db.engine import read_tx, write_tx
-from stocksync.db.schema import listing
 from stocksync.db.tenants import ensure_tenant
 from stocksync.services import records
 from stocksync.services.records import RawReader, read_listing
@@ -89,9 +88,6 @@ def test_text_that_is_not_utf8_fails_as_the_plain_read_does(sqlite_engine: Engin
         tid = ensure_tenant(conn, "bad-utf8")
         add_shop(conn, tid, 1)
         add_listing(conn, tid, 5, 1, "c")
-        conn.execute(
-            update(listing).where(listing.c.rec_id == 5).values(goods_id="x"),
-        )
         conn.exec_driver_sql(
             "UPDATE api_goods_spec SET outer_id = CAST(X'FF41' AS TEXT) WHERE rec_id = 5"
         )
