@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -53,27 +54,39 @@ def _wait_until_it_answers(client: Client, server: subprocess.Popen[bytes], log:
     pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def demo_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Client]]:
-    """`stocksync serve --workers 2` on a free port over a SQLite file holding the demo."""
+@contextmanager
+def serve_demo(tmp_path: Path, workers: int) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`stocksync demo --no-serve` on a new SQLite file, then `stocksync serve --workers N` on a
+    free port; the server process and its URL once it answers. Killed on the way out."""
     db = tmp_path / "demo.db"
     env = {**os.environ, "STOCKSYNC_DB": ""}
     subprocess.run([*STOCKSYNC, "demo", "--no-serve", "--db", str(db)], env=env, check=True,
                    capture_output=True, timeout=120)  # fmt: skip
     port, log = _free_port(), tmp_path / "server.log"
-    command = [*STOCKSYNC, "serve", "--db", str(db), "--port", str(port), "--workers", "2"]
+    command = [*STOCKSYNC, "serve", "--db", str(db), "--port", str(port)]
     with log.open("wb") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # fmt: skip
-    client = Client(f"http://127.0.0.1:{port}", DEMO_SID, DEMO_KEY, f"{DEMO_SECRET}:{DEMO_SALT}")
+        server = subprocess.Popen([*command, "--workers", str(workers)], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_it_answers(client, server, log)
-        yield server, client
+        with Client(url, DEMO_SID, DEMO_KEY, f"{DEMO_SECRET}:{DEMO_SALT}") as client:
+            _wait_until_it_answers(client, server, log)
+        yield server, url
     finally:
-        client.close()
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(10)
+
+
+@pytest.fixture
+def demo_server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Client]]:
+    """`stocksync serve --workers 2` on a free port over a SQLite file holding the demo."""
+    with serve_demo(tmp_path, 2) as (server, url):
+        client = Client(url, DEMO_SID, DEMO_KEY, f"{DEMO_SECRET}:{DEMO_SALT}")
+        try:
+            yield server, client
+        finally:
+            client.close()
 
 
 def test_serve_with_two_workers_answers_the_vendor_example_over_http(

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
-from test_server import STOCKSYNC, _free_port, _wait_until_it_answers
-
-from stocksync.client import Client
-from stocksync.services.demo import DEMO_KEY, DEMO_SALT, DEMO_SECRET, DEMO_SID
+from test_server import serve_demo
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "vendor-sdk"
 SDK = os.environ.get("WDT_SDK", "")
@@ -29,29 +25,14 @@ SDK = os.environ.get("WDT_SDK", "")
     reason="needs php and the vendor's wdtsdk.php named by WDT_SDK (not shipped)",
 )
 def test_the_vendor_php_sdk_passes_every_check(tmp_path: Path) -> None:
-    db = tmp_path / "demo.db"
-    env = {**os.environ, "STOCKSYNC_DB": ""}
-    subprocess.run([*STOCKSYNC, "demo", "--no-serve", "--db", str(db)], env=env, check=True,
-                   capture_output=True, timeout=120)  # fmt: skip
-    port, log = _free_port(), tmp_path / "server.log"
-    command = [*STOCKSYNC, "serve", "--db", str(db), "--port", str(port)]
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # fmt: skip
-    client = Client(f"http://127.0.0.1:{port}", DEMO_SID, DEMO_KEY, f"{DEMO_SECRET}:{DEMO_SALT}")
-    try:
-        _wait_until_it_answers(client, server, log)
+    with serve_demo(tmp_path, 1) as (_server, url):
         run = subprocess.run(
             ["sh", str(EXAMPLES / "run_all.sh")],
-            env={**env, "WDT_SDK": SDK, "WDT_URL": f"http://127.0.0.1:{port}"},
+            env={**os.environ, "WDT_SDK": SDK, "WDT_URL": url},
             capture_output=True,
             text=True,
             timeout=300,
         )
-    finally:
-        client.close()
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(10)
     checks = [line for line in run.stdout.splitlines() if line.startswith("CHECK ")]
     failed = [line for line in checks if ": PASS" not in line]
     assert run.returncode == 0 and not failed, run.stdout[-4000:] + run.stderr[-2000:]
