@@ -384,19 +384,15 @@ def read_listing(
     live-resolved `rule_id` column (`RULE_DISABLE_SYN` is that rule's flag, even when a custom
     rule applies).
     """
+    found = reader.rows(_LISTING_PACKED_SQL if reader.packed else _LISTING_SQL, (tid, rec_id))
+    if not found:
+        return None
+    raw = tuple(found[0])
     if reader.packed:
-        found = reader.rows(_LISTING_PACKED_SQL, (tid, rec_id))
-        if not found:
-            return None
         try:
-            raw = tuple(orjson.loads(found[0][0]))
+            raw = tuple(orjson.loads(raw[0]))
         except orjson.JSONDecodeError:  # text that is not UTF-8: fail as the plain read does
             raw = tuple(reader.rows(_LISTING_SQL, (tid, rec_id))[0])
-    else:
-        found = reader.rows(_LISTING_SQL, (tid, rec_id))
-        if not found:
-            return None
-        raw = tuple(found[0])
     return raw, _rule_entry(raw[_RULE_AT:])
 
 
