@@ -194,10 +194,9 @@ class _FastRead:
 
 
 class _FastWrite:
-    """`Database.fast_write` on one thread's kept connection: on SQLite `BEGIN IMMEDIATE` and
-    `COMMIT` through the connection's kept ack cursor (`acks.ack_cursor`), whose statements stay
-    prepared; elsewhere the driver's implicit transaction and `commit()`. Rolled back on any
-    error; a database error drops the connection (the exception goes on)."""
+    """`Database.fast_write` on one thread's kept connection: the transaction of its kept ack
+    cursor (`AckCursor.begin` / `end`, as `acks.fast_write`), rolled back on any error; a
+    database error also drops the connection (the exception goes on)."""
 
     __slots__ = ("conn", "_database", "_cursor")
 
@@ -206,21 +205,17 @@ class _FastWrite:
         self._cursor = acks.ack_cursor(conn)
 
     def __enter__(self) -> Connection:
-        if self._database._sqlite:  # pysqlite is left in autocommit mode (see `db.engine`)
-            try:
-                self._cursor.begin_immediate()
-            except self._database.errors:
-                self._database._drop(self.conn)
-                raise
+        try:
+            self._cursor.begin()
+        except self._database.errors:
+            self._database._drop(self.conn)
+            raise
         return self.conn
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         database = self._database
         try:
-            if kind is None:
-                self._cursor.commit()
-            else:
-                self._cursor.dbapi.rollback()
+            self._cursor.end(commit=kind is None)
         except database.errors:
             database._drop(self.conn)
             raise

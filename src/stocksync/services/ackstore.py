@@ -119,18 +119,22 @@ class AckCursor:
         """Insert one sync record: the values of `_APPEND`'s columns, syn_stock already scaled."""
         self._cursor.execute(self._sql.append, record)
 
-    def begin_immediate(self) -> None:
-        """SQLite's `BEGIN IMMEDIATE` through this cursor, whose statements stay prepared."""
-        self._cursor.execute("BEGIN IMMEDIATE")
+    def begin(self) -> None:
+        """Begin the write transaction: on SQLite `BEGIN IMMEDIATE` through this cursor, whose
+        statements stay prepared (the write lock up front, so a busy database is waited for as
+        `db.engine.write_tx` does); elsewhere the driver begins one implicitly."""
+        if self.sqlite:  # pysqlite is left in autocommit mode (see `db.engine`)
+            self._cursor.execute("BEGIN IMMEDIATE")
 
-    def commit(self) -> None:
+    def end(self, commit: bool) -> None:
         """Commit the DB-API transaction (on SQLite with a prepared `COMMIT`, as pysqlite's
-        `commit()` prepares its statement anew on every call)."""
-        if self.sqlite:
-            if self.dbapi.in_transaction:
-                self._cursor.execute("COMMIT")
-        else:
+        `commit()` prepares its statement anew on every call), or roll it back."""
+        if not commit:
+            self.dbapi.rollback()
+        elif not self.sqlite:
             self.dbapi.commit()
+        elif self.dbapi.in_transaction:
+            self._cursor.execute("COMMIT")
 
 
 def ack_cursor(conn: Connection) -> AckCursor:
@@ -165,16 +169,14 @@ def fast_write(conn: Connection) -> Iterator[Connection]:
     """`conn` (not in a transaction) in a write transaction run by its DB-API connection:
     committed on success, rolled back on any error.
 
-    For code that writes only through the DB-API cursor (`AckCursor`): a SQLAlchemy statement
-    inside would begin a second transaction. On SQLite the write lock is taken up front, so a
-    busy database is waited for (busy_timeout) as `db.engine.write_tx` does.
+    For code that writes only through the DB-API cursor (`AckCursor`, whose `begin` and `end`
+    run the transaction): a SQLAlchemy statement inside would begin a second transaction.
     """
     cursor = ack_cursor(conn)
-    if cursor.sqlite:  # pysqlite is left in autocommit mode (see `db.engine`)
-        cursor.begin_immediate()
+    cursor.begin()
     try:
         yield conn
     except BaseException:
-        cursor.dbapi.rollback()
+        cursor.end(commit=False)
         raise
-    cursor.commit()
+    cursor.end(commit=True)
