@@ -133,9 +133,13 @@ def load_run(
         serving = [rss.peaks.get(pid, 0.0) for pid in server.worker_pids()]
         shown = ", ".join(f"{mib:.0f}" for mib in serving)
         print(f"    RSS under load: serving process(es) {shown} MiB, "
-              f"all server processes {rss.total_peak:.0f} MiB", flush=True)  # fmt: skip
+              f"all server processes {rss.total_peak:.0f} MiB (RSS summed, shared pages "
+              f"counted in each), {rss.pss_peak:.0f} MiB (PSS summed, shared pages counted "
+              f"once)", flush=True)  # fmt: skip
         figures.update(rate=wrk.requests_per_second, p99=wrk.p99_ms, bad=wrk.bad_answers)
-        figures.update(rss=max(serving), rss_total=rss.total_peak, cpu_us=cpu_us)
+        figures.update(
+            rss=max(serving), rss_total=rss.total_peak, pss_total=rss.pss_peak, cpu_us=cpu_us
+        )
         figures.update(python_us=python_us, switches=switches)
         if workers == 1:
             http_ms = batch_http_ms(server.url, ids[:BATCH_SIZE], args.repeats)
@@ -207,12 +211,18 @@ def report(figures: dict[str, float]) -> None:
     )
     for workers in (1, 2):
         if f"rss_{workers}" in figures:
-            rss = figures[f"rss_{workers}"]
+            rss = figures[f"rss_{workers}"] * MB_PER_MIB
+            _line(f"RSS per serving process, {workers} w.", f"{rss:.0f} MB", "≤ 200 MB", rss <= 200)
+            pss = figures[f"pss_total_{workers}"] * MB_PER_MIB
             _line(
-                f"RSS per serving process, {workers} w.", f"{rss:.0f} MiB", "≤ 200 MB", rss <= 200
+                f"memory of the whole server, {workers} w.", f"{pss:.0f} MB", "≤ 200 MB", pss <= 200
             )
     bad = sum(value for name, value in figures.items() if name.startswith("bad_"))
     print(f"  bad answers during the runs: {bad:.0f}")  # fmt: skip
+
+
+#: A MiB (what /proc counts in, as KiB) in MB, the unit of the issue's target.
+MB_PER_MIB = 1.048576
 
 
 def _counts(text: str) -> list[int]:

@@ -96,6 +96,19 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional memory of a process in MiB (`Pss` of `smaps_rollup`): its private pages plus
+    its share of the pages it shares (a forked worker shares most of its parent's), so the sum
+    over a server's processes is the memory they take together. 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class BenchServer:
     """`stocksync serve --db DB --workers N` on a free port of 127.0.0.1."""
 
@@ -154,12 +167,15 @@ class BenchServer:
 
 
 class RssSampler:
-    """Samples the RSS of a server's processes in a thread; `peaks` per pid, `total_peak`."""
+    """Samples the memory of a server's processes in a thread: RSS `peaks` per pid, the peak of
+    their RSS sum (`total_peak`, shared pages counted in every process) and of their PSS sum
+    (`pss_peak`, shared pages counted once)."""
 
     def __init__(self, server: BenchServer, every: float = 0.25) -> None:
         self.server, self.every = server, every
         self.peaks: dict[int, float] = {}
         self.total_peak = 0.0
+        self.pss_peak = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -177,3 +193,5 @@ class RssSampler:
             for pid, size in sizes.items():
                 self.peaks[pid] = max(self.peaks.get(pid, 0.0), size)
             self.total_peak = max(self.total_peak, sum(sizes.values()))
+            pss = sum(pss_mib(pid) for pid in sizes)
+            self.pss_peak = max(self.pss_peak, pss)
