@@ -194,6 +194,17 @@ def test_a_chunked_body_with_trailers_answers_bad_arguments_not_500(served: Serv
     assert answer.endswith('{"status":1,"message":"参数错误"}'.encode())
 
 
+def test_a_request_target_of_64_kib_is_refused_414_by_granian(served: Served) -> None:
+    """granian's HTTP layer refuses a request target of 65,535 bytes or more before the app
+    sees it (HTTP 414, no body; docs/decisions.md). One byte less reaches the app."""
+    query = "a=" + "x" * (65_535 - len("/openapi?a="))
+    refused = served.raw(f"POST /openapi?{query} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), wait=2)
+    assert refused.startswith(b"HTTP/1.1 414 ")
+    answered = served.request("POST", f"/openapi?{query[:-1]}", body=b"[]")
+    assert answered.status == 200 and answered.getheader("x-request-id")
+    assert served.client.call(NOW_METHOD)
+
+
 @pytest.mark.parametrize(
     "request_bytes",
     [
