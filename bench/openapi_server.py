@@ -85,28 +85,27 @@ def python_thread_switches(pids: list[int]) -> int:
     return total
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process in MiB (`VmRSS`), 0 when it is gone."""
+def _kib_field_mib(path: str, name: str) -> float:
+    """The `name:` line (in kB) of a /proc file, in MiB; 0 when the process is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB (`VmRSS`), 0 when it is gone."""
+    return _kib_field_mib(f"/proc/{pid}/status", "VmRSS")
 
 
 def pss_mib(pid: int) -> float:
     """Proportional memory of a process in MiB (`Pss` of `smaps_rollup`): its private pages plus
     its share of the pages it shares (a forked worker shares most of its parent's), so the sum
     over a server's processes is the memory they take together. 0 when it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _kib_field_mib(f"/proc/{pid}/smaps_rollup", "Pss")
 
 
 class BenchServer:
