@@ -9,10 +9,9 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['rec-id:']);
-wdt_load_sdk($s);
+$s = wdt_start(['rec-id:']);
 $client = wdt_client($s);
-$recId = (int) ($s['options']['rec-id'] ?? 2447);
+$recId = (int) wdt_option($s, 'rec-id', '2447');
 
 // The vendor's documented answer to calcStock [2447,false], verbatim.
 const DOCUMENTED = '{"status":0,"data":{"match_code":"lz38","list_time":"","stock_syn_min":1.0000,"stock_num":0,"stock_syn_warehouses":"6","sub_platform_id":0,"outer_id":"lz3","spec_outer_id":"lz38","stock_syn_percent":100,"spec_id":"lz38","is_auto_delisting":1,"stock_syn_plus":1.0000,"is_auto_listing":1,"match_target_id":12581,"match_target_type":1,"mask":0,"syn_stock":1,"reserve_s":"","stock_syn_rule_id":-10000,"stock_syn_mask":0,"goods_id":"lz3","rec_id":2447,"last_syn_num":-1,"shop_id":69,"stock_syn_max":550.0000,"last_syn_time":"","delist_time":"","platform_id":127,"stock_syn_rule_no":"","status":1,"stock_change_count":2}}';

@@ -9,11 +9,10 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['batch:', 'spec-nos:']);
-wdt_load_sdk($s);
+$s = wdt_start(['batch:', 'spec-nos:']);
 $client = wdt_client($s);
-$batchIds = array_map('intval', explode(',', $s['options']['batch'] ?? '2447,1001,1007,999999'));
-$specNos = explode(',', $s['options']['spec-nos'] ?? 'lz38,lz39,P');
+$batchIds = array_map('intval', explode(',', wdt_option($s, 'batch', '2447,1001,1007,999999')));
+$specNos = explode(',', wdt_option($s, 'spec-nos', 'lz38,lz39,P'));
 
 // --- system.Core.now: called with no arguments, so the SDK sends the body "[]".
 [$now] = attempt('system.Core.now', fn () => $client->call('system.Core.now'));

@@ -8,11 +8,10 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['unknown-id:', 'disabled-id:']);
-wdt_load_sdk($s);
+$s = wdt_start(['unknown-id:', 'disabled-id:']);
 $client = wdt_client($s);
-$unknownId = (int) ($s['options']['unknown-id'] ?? 999999);
-$disabledId = (int) ($s['options']['disabled-id'] ?? 1007);
+$unknownId = (int) wdt_option($s, 'unknown-id', '999999');
+$disabledId = (int) wdt_option($s, 'disabled-id', '1007');
 [$secret, $salt] = explode(':', $s['appsecret'], 2);
 
 // Business errors: status 100.

@@ -21,21 +21,20 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['count:', 'pd-warehouse:', 'pd-specs:', 'pd-unknown:', 'expect:']);
-wdt_load_sdk($s);
+$s = wdt_start(['count:', 'pd-warehouse:', 'pd-specs:', 'pd-unknown:', 'expect:']);
 $client = wdt_client($s);
-$count = (int) ($s['options']['count'] ?? 100);
-$pdWarehouse = $s['options']['pd-warehouse'] ?? 'A';
+$count = (int) wdt_option($s, 'count', '100');
+$pdWarehouse = wdt_option($s, 'pd-warehouse', 'A');
 $pdSpecs = [];
-foreach (explode(',', $s['options']['pd-specs'] ?? 'P=7,lz39=9') as $pair) {
+foreach (explode(',', wdt_option($s, 'pd-specs', 'P=7,lz39=9')) as $pair) {
     [$code, $num] = explode('=', $pair, 2);
     $pdSpecs[$code] = $num;
 }
-$pdUnknown = $s['options']['pd-unknown'] ?? 'NO-SUCH';   // a code the server does not know
+$pdUnknown = wdt_option($s, 'pd-unknown', 'NO-SUCH');   // a code the server does not know
 if ($pdUnknown !== '') {
     $pdSpecs[$pdUnknown] = '1';
 }
-$expect = array_map('intval', explode(',', $s['options']['expect'] ?? '1005,1015,1016,1019'));
+$expect = array_map('intval', explode(',', wdt_option($s, 'expect', '1005,1015,1016,1019')));
 sort($expect);
 
 /** One full drain; returns ['synced' => [id => syn_stock], 'skipped' => [id => "status message"], ...]. */

@@ -12,11 +12,10 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['success-id:', 'fail-id:']);
-wdt_load_sdk($s);
+$s = wdt_start(['success-id:', 'fail-id:']);
 $client = wdt_client($s);
-$okId = (int) ($s['options']['success-id'] ?? 2447);
-$failId = (int) ($s['options']['fail-id'] ?? 1001);
+$okId = (int) wdt_option($s, 'success-id', '2447');
+$failId = (int) wdt_option($s, 'fail-id', '1001');
 
 // syncSuccess with every field of the vendor's documented example, values from calcStock.
 $rec = $client->call('sales.StockSync.calcStock', $okId, false);

@@ -11,9 +11,8 @@
 
 require __DIR__ . '/common.php';
 
-$s = wdt_settings(['rec-id:']);
-wdt_load_sdk($s);
-$recId = (int) ($s['options']['rec-id'] ?? 2447);
+$s = wdt_start(['rec-id:']);
+$recId = (int) wdt_option($s, 'rec-id', '2447');
 $base = rtrim($s['url'], '/');
 [$sid, $key, $secret] = [$s['sid'], $s['appkey'], $s['appsecret']];
 

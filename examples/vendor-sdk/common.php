@@ -57,6 +57,20 @@ function wdt_load_sdk(array $s): void
     echo "server base {$s['url']}, sid {$s['sid']}, appkey {$s['appkey']}\n\n";
 }
 
+/** Every script's start: its settings (common and `$extra` options), the SDK loaded. */
+function wdt_start(array $extra = []): array
+{
+    $s = wdt_settings($extra);
+    wdt_load_sdk($s);
+    return $s;
+}
+
+/** A script's own option `--$name=VALUE`, else `$default`. */
+function wdt_option(array $s, string $name, string $default): string
+{
+    return (string) ($s['options'][$name] ?? $default);
+}
+
 /** The client exactly as the vendor's demos build it: new WdtErpClient($url, $sid, $appkey, $appsecret). */
 function wdt_client(array $s, ?string $appsecret = null, ?string $sid = null, ?string $appkey = null)
 {
